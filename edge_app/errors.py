@@ -1,0 +1,41 @@
+"""Domain errors of the daemon. The CLI, Flask handlers and service entry point translate them."""
+
+
+class EdgeError(Exception):
+    """Base of every error raised by `edge_app`."""
+
+
+class ConfigError(EdgeError):
+    """The settings file or an EDGE_* variable is invalid."""
+
+
+class LibraryError(EdgeError):
+    """The SQLite photo library cannot be opened or written."""
+
+
+class SchemaTooNewError(LibraryError):
+    """The database was written by a newer version of edge-photo-search."""
+
+
+class VectorIndexError(EdgeError):
+    """The FAISS index cannot be used (and could not be rebuilt)."""
+
+
+class ImageDecodeError(EdgeError):
+    """A file is not a usable image; the message is the human-readable reason."""
+
+
+class PathOutsideLibraryError(EdgeError):
+    """A path points outside the library root (directly or through a link)."""
+
+
+class QueryError(EdgeError):
+    """A search query cannot be parsed or refers to something that does not exist."""
+
+
+class NotFoundError(EdgeError):
+    """A photo (or other object) addressed by id does not exist."""
+
+
+class ImportSessionError(EdgeError):
+    """A USB/folder import failed; the session records why and can be resumed."""

@@ -1,0 +1,29 @@
+"""Domain errors of the runtime side. Messages say what to do next."""
+
+
+class EngineError(Exception):
+    """Base of every error raised by `engines`."""
+
+
+class BundleError(EngineError):
+    """The bundle on disk is missing, damaged or was built for something else."""
+
+
+class BundleSchemaError(BundleError):
+    """The manifest's schema is newer (or malformed) than this runtime understands."""
+
+
+class ChecksumError(BundleError):
+    """A bundle file does not match the sha256 in its manifest."""
+
+
+class IncompatibleArtifactError(BundleError):
+    """An artifact was built for another runtime version or GPU: it must be rebuilt."""
+
+
+class BackendUnavailableError(EngineError):
+    """No artifact in the bundle can run on this machine (missing runtime, device...)."""
+
+
+class InputSpecError(EngineError):
+    """An input tensor has the wrong name, dtype or shape for the artifact."""
