@@ -141,7 +141,9 @@ class Manifest:
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         version = data.get("schema_version")
         if not isinstance(version, int):
-            raise BundleSchemaError("manifest.json has no integer schema_version: rebuild the bundle")
+            raise BundleSchemaError(
+                "manifest.json has no integer schema_version: rebuild the bundle"
+            )
         if version > SCHEMA_VERSION:
             raise BundleSchemaError(
                 f"bundle schema {version} is newer than this runtime understands "
@@ -151,7 +153,9 @@ class Manifest:
         try:
             return _manifest_from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise BundleSchemaError(f"manifest.json is malformed ({exc!r}): rebuild the bundle") from exc
+            raise BundleSchemaError(
+                f"manifest.json is malformed ({exc!r}): rebuild the bundle"
+            ) from exc
 
     @classmethod
     def load(cls, bundle_dir: Path) -> Manifest:
@@ -164,14 +168,18 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BundleSchemaError(f"{path} is not valid JSON ({exc}): rebuild the bundle") from exc
+            raise BundleSchemaError(
+                f"{path} is not valid JSON ({exc}): rebuild the bundle"
+            ) from exc
         if not isinstance(data, dict):
             raise BundleSchemaError(f"{path} is not a JSON object: rebuild the bundle")
         return cls.from_dict(data)
 
 
 def _tensor(d: dict[str, Any]) -> TensorSpec:
-    return TensorSpec(name=str(d["name"]), dtype=str(d["dtype"]), shape=tuple(int(x) for x in d["shape"]))
+    return TensorSpec(
+        name=str(d["name"]), dtype=str(d["dtype"]), shape=tuple(int(x) for x in d["shape"])
+    )
 
 
 def _file(d: dict[str, Any]) -> FileEntry:

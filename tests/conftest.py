@@ -8,6 +8,7 @@ fresh clone builds each bundle exactly once and a developer's re-run reuses it.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -37,10 +38,16 @@ def _cached_bundle(name: str, **kwargs: object) -> Path:
     out = CACHE / f"{name}-{_source_key()}"
     if (out / "manifest.json").is_file():
         return out
-    tmp = out.with_name(out.name + ".partial")
+    # A private build folder per process: concurrent runs never share a half-built bundle.
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     build_bundle(name, tmp, **kwargs)  # type: ignore[arg-type]
-    tmp.replace(out)
+    try:
+        tmp.replace(out)
+    except OSError:  # another run finished the same bundle first: use theirs
+        if not (out / "manifest.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -1,0 +1,152 @@
+"""`edge-build`: export | verify | train-toy. The only place that prints or exits."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from build_engines.errors import BuildError
+from engines.errors import EngineError
+from engines.manifest import BatchProfile
+
+log = logging.getLogger("edge-build")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _gates(values: Sequence[str]) -> dict[str, float]:
+    """--min-parity int8=0.95 (repeatable) -> {"int8": 0.95}."""
+    out: dict[str, float] = {}
+    for item in values:
+        precision, sep, number = item.partition("=")
+        try:
+            out[precision.strip()] = float(number)
+        except ValueError as exc:
+            raise BuildError(
+                f"--min-parity {item!r}: expected PRECISION=COSINE, e.g. int8=0.95"
+            ) from exc
+        if not sep:
+            raise BuildError(f"--min-parity {item!r}: expected PRECISION=COSINE, e.g. int8=0.95")
+    return out
+
+
+def _batch(value: str) -> BatchProfile:
+    try:
+        lo, opt, hi = (int(v) for v in value.split(","))
+    except ValueError as exc:
+        raise BuildError(f"--batch {value!r}: expected MIN,OPT,MAX, e.g. 1,8,64") from exc
+    return BatchProfile(lo, opt, hi)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="edge-build", description="Build and check CLIP engine bundles."
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("export", help="export a CLIP model to an engine bundle")
+    ex.add_argument(
+        "--model",
+        required=True,
+        help="tiny | toy-shapes | vit-b-32-random | DIR | HF id | open_clip:NAME:PRETRAINED",
+    )
+    ex.add_argument("--out", required=True, type=Path, help="bundle directory to write")
+    ex.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16,int8 (default fp32)")
+    ex.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino,tensorrt")
+    ex.add_argument(
+        "--calib", type=Path, help="folder of photos (+captions.txt) for int8 and parity"
+    )
+    ex.add_argument("--batch", default="1,8,64", type=_batch, help="MIN,OPT,MAX batch profile")
+    ex.add_argument(
+        "--min-parity",
+        action="append",
+        default=[],
+        metavar="PRECISION=COSINE",
+        help="override a parity gate, e.g. int8=0.95",
+    )
+    ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
+    ve.add_argument("bundle", type=Path)
+    ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
+    tr = sub.add_parser("train-toy", help="train the toy-shapes CLIP checkpoint")
+    tr.add_argument(
+        "--out", type=Path, default=None, help="checkpoint folder (default: the package's)"
+    )
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--max-seconds", type=float, default=600.0)
+    return p
+
+
+def _export(args: argparse.Namespace) -> int:
+    from build_engines.api import build_bundle
+    from engines.manifest import Manifest
+
+    out = build_bundle(
+        args.model,
+        args.out,
+        targets=args.targets,
+        precisions=args.precision,
+        calib_dir=args.calib,
+        batch=args.batch,
+        min_parity=_gates(args.min_parity),
+    )
+    manifest = Manifest.load(out)
+    print(f"bundle {manifest.bundle_id} -> {out}")
+    for a in manifest.artifacts:
+        p = a.parity
+        par = f"min cos {p.min_cosine:.5f} mean {p.mean_cosine:.5f}" if p else "not measured"
+        print(f"  {a.key:32s} {a.primary.path:24s} {par}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from build_engines.api import verify_bundle
+
+    reports = verify_bundle(args.bundle, model=args.model)
+    print(f"checksums OK: {args.bundle}")
+    failed = 0
+    for r in reports:
+        if r.parity is None:
+            print(f"  {r.key:32s} SKIPPED  {r.reason}")
+            continue
+        ok = "OK  " if r.passed else "FAIL"
+        failed += not r.passed
+        print(f"  {r.key:32s} {ok}     min cos {r.parity.min_cosine:.5f} (gate {r.threshold})")
+    return 1 if failed else 0
+
+
+def _train_toy(args: argparse.Namespace) -> int:
+    from build_engines.models import toy_shapes
+
+    out = args.out if args.out is not None else toy_shapes.DATA_DIR
+    metrics = toy_shapes.train(out, seed=args.seed, max_seconds=args.max_seconds)
+    for key, value in sorted(metrics.items()):
+        print(f"{key}: {value:.4f}")
+    return 0
+
+
+QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "nncf")
+COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in QUIET_LOGGERS:  # per-initializer INFO lines drown the build's progress
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except (BuildError, EngineError) as exc:
+        print(f"edge-build: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""open_clip checkpoints (`open_clip:NAME:PRETRAINED` or a local dir with open_clip_config.json).
+
+open_clip is imported lazily: it needs torchvision, which the builder does not otherwise
+require, so a missing install only fails this model source, with the install hint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from build_engines.errors import ModelLoadError
+from build_engines.models.base import OPENAI_MEAN, OPENAI_STD, ClipTowers, LoadedClip, l2_normalize
+from engines.manifest import ImageSpec, ModelInfo
+
+INSTALL_HINT = "pip install open-clip-torch torchvision (matching your torch version)"
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+
+
+def import_open_clip() -> ModuleType:
+    """`open_clip`, or ModelLoadError saying how to install it."""
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise ModelLoadError(f"open_clip models need open_clip ({exc}): {INSTALL_HINT}") from exc
+    return open_clip
+
+
+class OpenClipTowers(ClipTowers):
+    """encode_image / encode_text (open_clip pools text at the argmax token = EOT)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.clip = model
+
+    def image_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return l2_normalize(self.clip.encode_image(pixel_values))  # type: ignore[operator]
+
+    def text_embeds(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return l2_normalize(self.clip.encode_text(input_ids))  # type: ignore[operator]
+
+
+def is_open_clip_dir(path: Path) -> bool:
+    """A directory in open_clip's hub layout (config + weights side by side)."""
+    return (path / OPEN_CLIP_CONFIG).is_file()
+
+
+def load_open_clip(name: str, pretrained: str | None) -> LoadedClip:
+    """`open_clip.create_model(name, pretrained)`; `name` may be `local-dir:/path`."""
+    open_clip = import_open_clip()
+    _require_clip_tokenizer(open_clip, name)
+    try:
+        model = open_clip.create_model(name, pretrained=pretrained, device="cpu")
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"open_clip could not create {name!r} with pretrained={pretrained!r} ({exc}): "
+            "check the name with open_clip.list_pretrained() and that the weights are "
+            "downloaded (this appliance builder works offline)"
+        ) from exc
+    model = model.float().eval()
+    source = f"open_clip:{name}:{pretrained or ''}"
+    info = ModelInfo(id=_model_id(name, pretrained), source=source, family="open_clip")
+    return LoadedClip(
+        model=OpenClipTowers(model).eval(),
+        info=info,
+        image=_image_spec(model),
+        context_length=int(getattr(model, "context_length", 77)),
+        embedding_dim=_embedding_dim(model),
+    )
+
+
+def _require_clip_tokenizer(open_clip: ModuleType, name: str) -> None:
+    """The runtime only ships CLIP's BPE tokenizer: refuse models that need another."""
+    tokenizer = open_clip.get_tokenizer(name)
+    if type(tokenizer).__name__ != "SimpleTokenizer":
+        raise ModelLoadError(
+            f"{name!r} uses {type(tokenizer).__name__}, but edge bundles only support CLIP's "
+            "BPE tokenizer (SimpleTokenizer): pick an OpenAI-style CLIP model"
+        )
+
+
+def _image_spec(model: torch.nn.Module) -> ImageSpec:
+    cfg: dict[str, Any] = dict(getattr(model.visual, "preprocess_cfg", {}))
+    size = cfg.get("size", getattr(model.visual, "image_size", 224))
+    side = int(size[0] if isinstance(size, list | tuple) else size)
+    mean = tuple(float(x) for x in cfg.get("mean", OPENAI_MEAN))
+    std = tuple(float(x) for x in cfg.get("std", OPENAI_STD))
+    resize = "squash" if cfg.get("resize_mode") == "squash" else "shortest"
+    interpolation = str(cfg.get("interpolation", "bicubic"))
+    return ImageSpec(side, mean, std, resize=resize, interpolation=interpolation)  # type: ignore[arg-type]
+
+
+def _embedding_dim(model: torch.nn.Module) -> int:
+    dim = getattr(model.visual, "output_dim", None)
+    if dim is None:
+        raise ModelLoadError("open_clip model has no visual.output_dim: unsupported architecture")
+    return int(dim)
+
+
+def _model_id(name: str, pretrained: str | None) -> str:
+    base = Path(name.removeprefix("local-dir:")).name if name.startswith("local-dir:") else name
+    return f"{base}-{pretrained}" if pretrained else base

@@ -1,0 +1,5 @@
+"""``python -m edge_app ...``: the same as the ``edge-app`` console script."""
+
+from edge_app.cli import main
+
+raise SystemExit(main())

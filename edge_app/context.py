@@ -1,0 +1,120 @@
+"""The composition root: the one place that builds and wires the daemon's parts.
+
+CLI commands, the daemon (`edge-app serve`) and the web app all start from
+`AppContext.open(settings)`, so every entry point gets the same library writer, the same
+FAISS index (repaired from SQLite when its file is stale), the same loaded encoder and
+the same `Progress` the web UI polls. Nothing here is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge_app.errors import ConfigError
+from edge_app.library import Library
+from edge_app.pipeline import Indexer, IndexReport
+from edge_app.progress import Progress
+from edge_app.settings import Settings
+from edge_app.vector_index import IndexStore
+
+if TYPE_CHECKING:
+    from edge_app.search import SearchService
+    from engines.clip_encoder import ClipEncoder
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AppContext", "open_encoder"]
+
+
+@dataclass
+class AppContext:
+    """Everything a running appliance needs; `close()` releases it in reverse order."""
+
+    settings: Settings
+    library: Library  # the one writer: only the indexer thread writes through it
+    reader: Library  # read-only connection for search and web threads (WAL: never blocked)
+    store: IndexStore
+    encoder: ClipEncoder
+    indexer: Indexer
+    search: SearchService
+    progress: Progress = field(default_factory=Progress)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppContext:
+        """Open library, encoder and index (rebuilding a stale index), then wire them.
+
+        Raises `ConfigError` when no engine bundle is configured, `LibraryError` /
+        `VectorIndexError` for storage problems, and `engines.errors.EngineError` when the
+        bundle cannot run here (the message lists every backend and why).
+        """
+        settings.ensure_dirs()
+        library = Library(settings.db_path)
+        try:
+            encoder = open_encoder(settings)
+        except BaseException:
+            library.close()
+            raise
+        try:
+            return cls._wire(settings, library, encoder)
+        except BaseException:
+            encoder.close()
+            library.close()
+            raise
+
+    @classmethod
+    def _wire(cls, settings: Settings, library: Library, encoder: ClipEncoder) -> AppContext:
+        from edge_app.search import SearchService
+
+        store = IndexStore(settings.index_dir, settings.ann_threshold)
+        store.open(library, encoder.bundle_id, encoder.dim)
+        reader = Library.open_reader(settings.db_path)
+        return cls(
+            settings=settings,
+            library=library,
+            reader=reader,
+            store=store,
+            encoder=encoder,
+            indexer=Indexer(settings, library, store, encoder),
+            search=SearchService(settings, reader, store, encoder),
+        )
+
+    def index_library(
+        self, paths: Sequence[Path] | None = None, stop_event: threading.Event | None = None
+    ) -> IndexReport:
+        """Run the indexer with the shared `progress` (what the daemon's job calls)."""
+        return self.indexer.run(paths, progress=self.progress, stop_event=stop_event)
+
+    def close(self) -> None:
+        """Save the index if it is open, then release the encoder and the database."""
+        try:
+            if self.store.bundle_id is not None:
+                self.store.save_current(self.library.index_generation())
+        finally:
+            self.encoder.close()
+            self.reader.close()
+            self.library.close()
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_encoder(settings: Settings) -> ClipEncoder:
+    """Load the configured bundle, or explain how to get one."""
+    import engines
+    from engines.manifest import MANIFEST_NAME
+
+    if not (settings.bundle_dir / MANIFEST_NAME).is_file():
+        raise ConfigError(
+            f"no engine bundle in {settings.bundle_dir}: build one with "
+            "`edge-build export --model /path/to/clip --out DIR` and pass `--bundle DIR` "
+            "(or set bundle_dir / EDGE_BUNDLE_DIR); `edge-app demo` builds a toy one"
+        )
+    return engines.open(settings.bundle_dir, prefer=settings.backend_prefer)

@@ -1,0 +1,180 @@
+"""The search-box grammar: weighted text and photo terms combined with ``+`` and ``-``.
+
+Why a grammar at all: CLIP embeddings add up meaningfully ("beach" minus "people" finds
+empty beaches), and "more like photo 123 but at night" is ``photo:123 + night``. Examples::
+
+    red car on a beach            one text term (plain text needs no quotes)
+    "beach" - "people"            beach, away from people
+    2:dog + photo:123             dog twice as strongly as photo 123's embedding
+    0.5:"red car" + sunset        weights apply to the term right after them
+
+Rules: ``+``/``-`` are operators only at the start or after whitespace, so ``t-shirt`` and
+``black-and-white`` stay text. ``N:`` (a positive number and a colon) before a term is its
+weight; quote text that itself starts like ``12:30``. A term ends at the next operator.
+Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from edge_app.errors import QueryError
+
+MAX_TERMS = 16
+MAX_WEIGHT = 100.0
+_WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
+_PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
+
+
+class QuerySyntaxError(QueryError):
+    """A query that does not parse; ``position`` is the 0-based character offset."""
+
+    def __init__(self, message: str, position: int, query: str) -> None:
+        pointer = f"{query}\n{' ' * position}^"
+        super().__init__(f"{message} (at character {position + 1})\n{pointer}")
+        self.position = position
+        self.explanation = message
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term: ``text`` or ``photo_id`` is set; ``weight`` is signed (``-`` negates)."""
+
+    weight: float
+    position: int
+    text: str | None = None
+    photo_id: int | None = None
+
+    def __str__(self) -> str:
+        body = f"photo:{self.photo_id}" if self.photo_id is not None else f'"{self.text}"'
+        return f"{abs(self.weight):g}:{body}"
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """The terms in query order; ``str()`` gives a canonical, re-parseable form."""
+
+    source: str
+    terms: tuple[Term, ...]
+
+    @property
+    def texts(self) -> list[str]:
+        return [t.text for t in self.terms if t.text is not None]
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [t.photo_id for t in self.terms if t.photo_id is not None]
+
+    def __str__(self) -> str:
+        parts = []
+        for i, term in enumerate(self.terms):
+            sign = "-" if term.weight < 0 else "+"
+            parts.append(f"{'' if i == 0 and sign == '+' else sign + ' '}{term}")
+        return " ".join(parts)
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Parse ``query``; raises `QuerySyntaxError` (a `QueryError`) for bad syntax."""
+    return _Parser(query).parse()
+
+
+class _Parser:
+    """A one-pass scanner: sign, optional weight, one atom, repeat."""
+
+    def __init__(self, query: str) -> None:
+        self.src = query
+        self.pos = 0
+
+    def fail(self, message: str, position: int | None = None) -> QuerySyntaxError:
+        return QuerySyntaxError(message, self.pos if position is None else position, self.src)
+
+    def parse(self) -> ParsedQuery:
+        self.skip_space()
+        if self.pos >= len(self.src):
+            raise self.fail("the query is empty: type some words, or photo:<id>")
+        terms: list[Term] = []
+        sign = self.read_operator(first=True)
+        while True:
+            terms.append(self.read_term(sign))
+            if len(terms) > MAX_TERMS:
+                raise self.fail(f"too many terms (at most {MAX_TERMS})", terms[-1].position)
+            self.skip_space()
+            if self.pos >= len(self.src):
+                return ParsedQuery(self.src, tuple(terms))
+            sign = self.read_operator(first=False)
+
+    def skip_space(self) -> None:
+        while self.pos < len(self.src) and self.src[self.pos].isspace():
+            self.pos += 1
+
+    def read_operator(self, first: bool) -> float:
+        char = self.src[self.pos] if self.pos < len(self.src) else ""
+        if char in "+-":
+            self.pos += 1
+            self.skip_space()
+            if self.pos >= len(self.src):
+                raise self.fail(f"expected a term after '{char}'", self.pos - 1)
+            return -1.0 if char == "-" else 1.0
+        if first:
+            return 1.0
+        raise self.fail("expected '+' or '-' between terms")
+
+    def read_term(self, sign: float) -> Term:
+        start = self.pos
+        weight = self.read_weight()
+        if self.src.startswith('"', self.pos):
+            return Term(sign * weight, start, text=self.read_quoted())
+        match = _PHOTO.match(self.src, self.pos)
+        if match:
+            self.pos = match.end()
+            return Term(
+                sign * weight, start, photo_id=self.photo_id(match.group(1), match.start(1))
+            )
+        return Term(sign * weight, start, text=self.read_bare())
+
+    def read_weight(self) -> float:
+        match = _WEIGHT.match(self.src, self.pos)
+        if not match:
+            return 1.0
+        value = float(match.group(1))
+        if not (0.0 < value <= MAX_WEIGHT) or not math.isfinite(value):
+            raise self.fail(
+                f"a weight must be above 0 and at most {MAX_WEIGHT:g}, got {match.group(1)}"
+            )
+        self.pos = match.end()
+        if self.pos >= len(self.src):
+            raise self.fail(f"expected a term after the weight '{match.group(0)}'")
+        return value
+
+    def read_quoted(self) -> str:
+        open_at = self.pos
+        close = self.src.find('"', open_at + 1)
+        if close < 0:
+            raise self.fail('unterminated quote: add the closing "', open_at)
+        text = self.src[open_at + 1 : close].strip()
+        if not text:
+            raise self.fail("empty quotes: put some words between them", open_at)
+        self.pos = close + 1
+        return text
+
+    def read_bare(self) -> str:
+        """Text up to the next operator (a +/- after whitespace); quotes are not allowed."""
+        start = self.pos
+        while self.pos < len(self.src):
+            char = self.src[self.pos]
+            if char == '"':
+                raise self.fail("a quote inside plain text: put '+' or '-' before quoted terms")
+            if char in "+-" and self.src[self.pos - 1].isspace():
+                break
+            self.pos += 1
+        text = " ".join(self.src[start : self.pos].split())
+        if not text:
+            raise self.fail("expected a term", start)
+        return text
+
+    def photo_id(self, raw: str, at: int) -> int:
+        if not raw.isdigit():
+            raise self.fail(f"photo: needs a photo number, like photo:123 (got {raw!r})", at)
+        return int(raw)

@@ -1,0 +1,142 @@
+"""`edge-bench`: engine, search, quality and pipeline benchmarks with JSON/Markdown/PNG reports.
+
+Only this module prints or exits; the benchmark modules return payloads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from edge_bench import report
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    """'1,8,32' or '100k,1M' -> ints (k = 1e3, M = 1e6)."""
+    out = []
+    for part in text.split(","):
+        p = part.strip().lower()
+        mult = 1_000_000 if p.endswith("m") else 1_000 if p.endswith("k") else 1
+        out.append(int(float(p.rstrip("km")) * mult))
+    return tuple(out)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _add_engines(sub: Any) -> None:
+    p = sub.add_parser("engines", help="backend/precision latency, throughput, memory, parity")
+    p.add_argument("--bundle", type=Path, help="engine bundle dir (built from --model if missing)")
+    p.add_argument("--model", help="builder model spec, e.g. vit-b-32-random, tiny")
+    p.add_argument(
+        "--backends", type=_names, default=("torch", "onnxruntime", "openvino", "tensorrt")
+    )
+    p.add_argument("--batch", type=_ints, default=(1, 8, 32))
+    p.add_argument("--precision", type=_names, default=("fp32", "fp16", "bf16", "int8"))
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for the PyTorch GPU reference")
+    p.add_argument("--samples", type=int, default=32, help="images/captions in the input pool")
+    p.add_argument("--images", type=Path, help="real photos for inputs (default: generated shapes)")
+    p.add_argument("--captions", type=Path, help="caption file for --images (COCO JSON / CSV)")
+    p.add_argument(
+        "--calib", type=Path, help="int8 calibration photos when building (default --images)"
+    )
+    p.add_argument("--inputs", type=Path, help="folder with prepared pixels.npy/tokens.npy")
+    p.add_argument("--min-seconds", type=float, default=2.0, help="timing budget per batch size")
+    p.add_argument("--max-iters", type=int, default=200)
+    p.add_argument(
+        "--no-async", action="store_true", help="skip OpenVINO THROUGHPUT/AsyncInferQueue"
+    )
+    p.add_argument("--threads", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def _add_search(sub: Any) -> None:
+    p = sub.add_parser("search", help="FAISS exact vs IVF/HNSW/compressed on synthetic vectors")
+    p.add_argument("--sizes", type=_ints, default=(100_000, 1_000_000))
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--queries", type=int, default=500)
+    p.add_argument("--latency-queries", type=int, default=200)
+    p.add_argument("--indexes", type=_names, default=("flat", "ivf", "hnsw", "ivfpq", "hnsw-sq8"))
+    p.add_argument("--nprobe", type=int, default=16)
+    p.add_argument("--ef-search", type=int, default=64)
+    p.add_argument("--max-train", type=int, default=100_000)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def _add_quality(sub: Any) -> None:
+    p = sub.add_parser("quality", help="text<->image Recall@1/5/10 on an image-caption set")
+    p.add_argument("--images", type=Path, required=True)
+    p.add_argument("--captions", type=Path, required=True, help="COCO JSON or image,caption CSV")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--prefer", help="backend or backend:precision (engines.open)")
+    p.add_argument("--limit", type=int, help="first N images only")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def _add_pipeline(sub: Any) -> None:
+    p = sub.add_parser("index", help="end-to-end indexing vs encoder-only on generated large JPEGs")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--prefer", help="backend or backend:precision")
+    p.add_argument("--photos", type=int, default=48, help="how many JPEGs to generate")
+    p.add_argument("--megapixels", type=float, default=12.0)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+    q = sub.add_parser("query", help="warm query latency (encode + search) at library sizes")
+    q.add_argument("--bundle", type=Path, required=True)
+    q.add_argument("--prefer", help="backend or backend:precision")
+    q.add_argument("--sizes", type=_ints, default=(10_000, 100_000))
+    q.add_argument("--queries", type=int, default=50)
+    q.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    _add_engines(sub)
+    _add_search(sub)
+    _add_quality(sub)
+    _add_pipeline(sub)
+    w = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    w.add_argument("spec", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from edge_bench import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace, str], list[Path]]] = {
+        "engines": commands.engines,
+        "search": commands.search,
+        "quality": commands.quality,
+        "index": commands.index,
+        "query": commands.query,
+    }
+    if args.cmd == "_worker":
+        from edge_bench.worker import run_spec_file
+
+        run_spec_file(args.spec)
+        return 0
+    try:
+        written = handlers[args.cmd](args, report.command_line(argv))
+    except (FileNotFoundError, ValueError, LookupError) as exc:
+        _log(f"edge-bench {args.cmd}: {exc}")
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Subcommand bodies: run a benchmark, then write JSON, charts and Markdown.
+
+Kept apart from `cli` (argument parsing, printing) so tests and scripts can call
+them with a Namespace and get back the files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from edge_bench import charts, report
+
+
+def _log(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def engines(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.engines_bench import EnginesConfig, run_engines
+    from edge_bench.report_engines import engines_markdown
+
+    cfg = EnginesConfig(
+        out=args.out,
+        bundle=args.bundle,
+        model=args.model,
+        backends=args.backends,
+        batches=args.batch,
+        precisions=args.precision,
+        device=args.device,
+        samples=args.samples,
+        images_dir=args.images,
+        captions_file=args.captions,
+        calib_dir=args.calib,
+        inputs_dir=args.inputs,
+        min_seconds=args.min_seconds,
+        max_iters=args.max_iters,
+        with_async=not args.no_async,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    results = run_engines(cfg, _log)
+    payload = report.envelope("engines", command, _jsonable(asdict(cfg)), results)
+    pngs = [
+        charts.engines_throughput(payload, args.out / "engines_throughput.png"),
+        charts.engines_latency(payload, args.out / "engines_latency.png"),
+        charts.engines_parity(payload, args.out / "engines_parity.png"),
+    ]
+    payload["charts"] = [p.name for p in pngs]
+    md = engines_markdown(payload, payload["charts"])
+    return [
+        report.write_json(args.out, "engines", payload),
+        report.write_markdown(args.out, "engines", md),
+        *pngs,
+    ]
+
+
+def search(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.report_search import search_markdown
+    from edge_bench.search_bench import SearchConfig, run_search
+
+    cfg = SearchConfig(
+        sizes=args.sizes,
+        dim=args.dim,
+        queries=args.queries,
+        latency_queries=args.latency_queries,
+        indexes=args.indexes,
+        nprobe=args.nprobe,
+        ef_search=args.ef_search,
+        threads=args.threads,
+        seed=args.seed,
+        max_train=args.max_train,
+    )
+    results = run_search(cfg, _log)
+    payload = report.envelope("search", command, asdict(cfg), results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    pngs = charts.search_charts(payload, args.out)
+    payload["charts"] = [p.name for p in pngs]
+    md = search_markdown(payload, payload["charts"])
+    return [
+        report.write_json(args.out, "search", payload),
+        report.write_markdown(args.out, "search", md),
+        *pngs,
+    ]
+
+
+def quality(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.quality import KS, quality_markdown, run_quality
+
+    results = run_quality(args.images, args.captions, args.bundle, args.prefer, args.limit, _log)
+    config = _jsonable(
+        {k: getattr(args, k) for k in ("images", "captions", "bundle", "prefer", "limit")}
+    )
+    payload = report.envelope("quality", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    groups = {
+        name: [float(results[key][f"R@{k}"]) for k in KS]
+        for name, key in (
+            ("text->image", "text_to_image"),
+            ("image->text", "image_to_text"),
+            ("chance", "chance_text_to_image"),
+        )
+    }
+    png = charts.simple_bars(
+        "retrieval recall",
+        [f"R@{k}" for k in KS],
+        groups,
+        "recall",
+        args.out / "quality_recall.png",
+    )
+    payload["charts"] = [png.name]
+    md = quality_markdown(payload, payload["charts"])
+    return [
+        report.write_json(args.out, "quality", payload),
+        report.write_markdown(args.out, "quality", md),
+        png,
+    ]
+
+
+def index(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.pipeline_bench import index_markdown, run_index
+
+    results = run_index(
+        args.bundle, args.prefer, args.photos, args.megapixels, args.batch, args.out, _log
+    )
+    config = _jsonable(
+        {k: getattr(args, k) for k in ("bundle", "prefer", "photos", "megapixels", "batch")}
+    )
+    payload = report.envelope("index", command, config, results)
+    labels = [s["name"] for s in results["stages"]]
+    png = charts.simple_bars(
+        "indexing throughput",
+        labels,
+        {"photos/s": [float(s["photos_per_s"]) for s in results["stages"]]},
+        "photos/s",
+        args.out / "index_throughput.png",
+    )
+    payload["charts"] = [png.name]
+    md = index_markdown(payload, payload["charts"])
+    return [
+        report.write_json(args.out, "index", payload),
+        report.write_markdown(args.out, "index", md),
+        png,
+    ]
+
+
+def query(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.pipeline_bench import query_markdown, run_query
+
+    results = run_query(args.bundle, args.prefer, args.sizes, args.queries, _log)
+    config = _jsonable({k: getattr(args, k) for k in ("bundle", "prefer", "sizes", "queries")})
+    payload = report.envelope("query", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    labels = [str(r["vectors"]) for r in results["results"]]
+    groups = {s: [float(r["total"][f"{s}_ms"]) for r in results["results"]] for s in ("p50", "p95")}
+    png = charts.simple_bars(
+        "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
+    )
+    payload["charts"] = [png.name]
+    md = query_markdown(payload, payload["charts"])
+    return [
+        report.write_json(args.out, "query", payload),
+        report.write_markdown(args.out, "query", md),
+        png,
+    ]

@@ -1,0 +1,101 @@
+"""The one object the app talks to: images and texts in, L2-normalised embeddings out.
+
+Pairs the bundle's tokenizer and preprocessing with one runner per tower, so callers
+never see backends, dtypes or batch profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+import numpy as np
+from PIL import Image
+
+from engines.base import TowerRunner
+from engines.bundle import Bundle
+from engines.errors import BundleError
+from engines.manifest import Manifest
+from engines.preprocess import ImagePreprocessor
+from engines.tokenizer import ClipTokenizer
+
+
+class ClipEncoder:
+    """Image + text towers of one bundle. Outputs are float32, L2-normalised, C-contiguous."""
+
+    def __init__(self, bundle: Bundle, image_runner: TowerRunner, text_runner: TowerRunner) -> None:
+        manifest = bundle.manifest
+        if not manifest.l2_normalized_in_graph:
+            raise BundleError(
+                f"{bundle.dir}: embeddings are not normalised in the graph; this runtime "
+                f"expects bundles from edge-build: {bundle.rebuild_hint()}"
+            )
+        for runner, tower in ((image_runner, "image"), (text_runner, "text")):
+            if runner.artifact.tower != tower:
+                raise BundleError(f"{runner.artifact.key} was given as the {tower} runner")
+            if runner.dim != manifest.embedding_dim:
+                raise BundleError(
+                    f"{runner.artifact.key} outputs {runner.dim} dims, the manifest's "
+                    f"embedding_dim is {manifest.embedding_dim}: {bundle.rebuild_hint()}"
+                )
+        self.bundle = bundle
+        self.image_runner = image_runner
+        self.text_runner = text_runner
+        self.tokenizer = ClipTokenizer.from_bundle(bundle)
+        self.preprocessor = ImagePreprocessor(manifest.image)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.bundle.manifest
+
+    @property
+    def bundle_id(self) -> str:
+        return self.manifest.bundle_id
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.embedding_dim
+
+    @property
+    def image_size(self) -> int:
+        return self.manifest.image.size
+
+    def preprocess(self, img: Image.Image) -> np.ndarray:
+        """One PIL image -> `(3, S, S)` float32 (decode workers call this in parallel)."""
+        return self.preprocessor(img)
+
+    def encode_pixels(self, x: np.ndarray) -> np.ndarray:
+        """Preprocessed `(N, 3, S, S)` float32 -> `(N, D)` embeddings."""
+        return self.image_runner.run(x)
+
+    def encode_images(self, imgs: Sequence[Image.Image]) -> np.ndarray:
+        return self.encode_pixels(self.preprocessor.batch(imgs))
+
+    def tokenize(self, texts: Sequence[str]) -> np.ndarray:
+        return self.tokenizer(texts)
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> `(N, D)` embeddings in the same space as the images."""
+        return self.text_runner.run(self.tokenizer(texts))
+
+    def describe(self) -> dict[str, str]:
+        """Flat summary for logs and the status page (image.* and text.* keys)."""
+        info = {"bundle_id": self.bundle_id, "model": self.manifest.model.id, "dim": str(self.dim)}
+        for prefix, runner in (("image", self.image_runner), ("text", self.text_runner)):
+            info.update({f"{prefix}.{k}": v for k, v in runner.describe().items()})
+        return info
+
+    def close(self) -> None:
+        self.image_runner.close()
+        self.text_runner.close()
+
+    def __enter__(self) -> ClipEncoder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

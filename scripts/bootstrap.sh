@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Creates .venv and installs everything the project needs on this machine.
+# Idempotent: a stamp keyed by pyproject.toml and this script skips a finished install.
+#   scripts/bootstrap.sh           runtime + builder (torch CPU 2.13.0 from local disk)
+#   scripts/bootstrap.sh --test    also test tools, Chromium and systemd-analyze (Debian)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WANT_TEST=0
+[ "${1:-}" = "--test" ] && WANT_TEST=1
+
+log() { echo "[bootstrap] $*" >&2; }
+
+if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "${PYTHON:-python3}" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+STAMP=".venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$WANT_TEST"
+
+if [ ! -f "$STAMP" ]; then
+    # An unpinned torch would pull gigabytes of CUDA: pin the CPU build first.
+    log "installing torch==2.13.0 (CPU build)"
+    $PIP install -q torch==2.13.0
+    extras="onnx,openvino"
+    [ "$WANT_TEST" = 1 ] && extras="$extras,test"
+    log "installing the project with extras [$extras] and the builder's needs"
+    $PIP install -q -e ".[$extras]"
+    # open-clip-torch would pull torchvision (and a CUDA torch with it); the builder only
+    # needs its BPE vocabulary and (for open_clip checkpoints) its model code, so install
+    # it without dependencies and install the rest of the `build` extra explicitly.
+    build_deps=$(.venv/bin/python - <<'PY'
+import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["build"]
+print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))))
+PY
+)
+    $PIP install -q $build_deps
+    $PIP install -q --no-deps open-clip-torch tensorrt-stubs
+    rm -f .venv/.installed-*
+    touch "$STAMP"
+fi
+
+if [ "$WANT_TEST" = 1 ]; then
+    need=()
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    command -v systemd-analyze >/dev/null || need+=(systemd)
+    command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+    command -v udevadm >/dev/null || need+=(udev)
+    if [ "${#need[@]}" -gt 0 ]; then
+        log "installing Debian packages: ${need[*]}"
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+        else
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+        fi
+    fi
+fi
+log "ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

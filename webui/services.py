@@ -1,0 +1,332 @@
+"""The web app's view of the daemon: the one module that calls into `AppContext`.
+
+Blueprints stay thin (parse request -> call here -> render/jsonify) and every coupling to
+library, search and encoder signatures lives in this file, so a change there is a change
+in one place here.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from edge_app.errors import ImageDecodeError, NotFoundError, PathOutsideLibraryError, QueryError
+from edge_app.library import Photo, PhotoFilter
+
+if TYPE_CHECKING:
+    from edge_app.context import AppContext
+    from edge_app.settings import Settings
+    from webui.state import WebState
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result as the UI shows it."""
+
+    id: int
+    score: float
+    name: str
+    folder: str
+
+    def to_json(self) -> dict[str, Any]:
+        """API shape of a result (URLs are relative to the appliance)."""
+        return {
+            "id": self.id,
+            "score": round(self.score, 6),
+            "name": self.name,
+            "folder": self.folder,
+            "thumb_url": f"/api/photos/{self.id}/thumb",
+            "page_url": f"/photos/{self.id}",
+        }
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Filters from query parameters (``date_from``, ``date_to``, ``folder``, ``camera``,
+    ``min_score``); parsed once so views and API reject the same bad input the same way."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    folder: str | None = None
+    camera: str | None = None
+    min_score: float | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> SearchFilters:
+        """Parse request args; raises `QueryError` naming the bad parameter."""
+        folder = (args.get("folder") or "").strip().strip("/") or None
+        if folder and ".." in folder.split("/"):
+            raise QueryError("folder must be a library folder such as 2023/holiday")
+        return cls(
+            date_from=_date_arg(args, "date_from"),
+            date_to=_date_arg(args, "date_to"),
+            folder=folder,
+            camera=(args.get("camera") or "").strip() or None,
+            min_score=_score_arg(args.get("min_score")),
+        )
+
+    def to_photo_filter(self) -> PhotoFilter:
+        """The library's metadata filter (min_score is applied to the ranked hits)."""
+        return PhotoFilter(
+            taken_from=self.date_from, taken_to=self.date_to, folder=self.folder, camera=self.camera
+        )
+
+    def to_args(self) -> dict[str, str]:
+        """Back to query parameters (pagination links keep the filters)."""
+        values = {
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "folder": self.folder or "",
+            "camera": self.camera or "",
+            "min_score": "" if self.min_score is None else str(self.min_score),
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def _date_arg(args: Mapping[str, str], name: str) -> date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise QueryError(f"{name} must be a date like 2024-07-31, got {raw!r}") from exc
+
+
+def _score_arg(raw: str | None) -> float | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise QueryError(f"min_score must be a number between -1 and 1, got {raw!r}") from exc
+    if not -1.0 <= value <= 1.0:
+        raise QueryError(f"min_score must be between -1 and 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """A photo's metadata for the photo page and /api/photos/<id>."""
+
+    photo: Photo
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.photo.id
+
+    @property
+    def name(self) -> str:
+        return self.photo.rel_path.rpartition("/")[2]
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.photo
+        return {
+            "id": p.id,
+            "name": self.name,
+            "rel_path": p.rel_path,
+            "folder": p.folder,
+            "width": p.width,
+            "height": p.height,
+            "size": p.size,
+            "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+            "camera": p.camera,
+            "gps": [p.gps_lat, p.gps_lon] if p.has_gps else None,
+            "status": p.status,
+            "error_reason": p.error_reason,
+            "indexed_at": p.indexed_at,
+            "sha256": p.sha256,
+            "thumb_url": f"/api/photos/{p.id}/thumb",
+            "file_url": f"/api/photos/{p.id}/file",
+            "page_url": f"/photos/{p.id}",
+        }
+
+
+def _details(p: Photo) -> list[tuple[str, str]]:
+    """Human-readable metadata rows, only those that are known."""
+    rows = [
+        ("Folder", p.folder or "(library root)"),
+        ("Taken", p.taken_at.strftime("%Y-%m-%d %H:%M") if p.taken_at else ""),
+        ("Camera", p.camera or ""),
+        ("Size", f"{p.width} × {p.height} px" if p.width and p.height else ""),
+        ("File size", f"{p.size / 1_000_000:.1f} MB" if p.size else ""),
+        ("Location", f"{p.gps_lat:.5f}, {p.gps_lon:.5f}" if p.has_gps else ""),
+        ("Status", p.status if not p.error_reason else f"{p.status}: {p.error_reason}"),
+    ]
+    return [(k, v) for k, v in rows if v]
+
+
+def photo_info(ctx: AppContext, photo_id: int) -> PhotoInfo:
+    """Metadata of one photo; `NotFoundError` (-> 404) for an unknown id."""
+    photo = ctx.reader.get_photo(photo_id)
+    return PhotoInfo(photo=photo, details=_details(photo))
+
+
+def photo_path(ctx: AppContext, photo_id: int) -> Path:
+    """The photo's file, proven to lie inside the library root (links included)."""
+    photo = ctx.reader.get_photo(photo_id)
+    root = ctx.settings.library_dir.resolve()
+    path = (root / photo.rel_path).resolve()
+    if not path.is_relative_to(root):
+        raise PathOutsideLibraryError(f"photo {photo_id} points outside the library")
+    if not path.is_file():
+        raise NotFoundError(f"the file of photo {photo_id} is gone; re-index the library")
+    return path
+
+
+@functools.cache
+def _register_heif() -> None:
+    """HEIC previews; registered lazily so importing the web app stays cheap."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _render_jpeg(path: Path, max_side: int, max_pixels: int) -> io.BytesIO:
+    """Upright (EXIF-rotated) RGB JPEG no larger than `max_side` pixels."""
+    _register_heif()
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > max_pixels:
+                raise ImageDecodeError(f"{path.name} has more pixels than max_image_pixels")
+            img.draft("RGB", (max_side, max_side))
+            upright = ImageOps.exif_transpose(img) or img
+            rgb = upright.convert("RGB")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ImageDecodeError(f"cannot read {path.name}: {exc}") from exc
+    rgb.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=85)
+    out.seek(0)
+    return out
+
+
+def thumbnail_jpeg(ctx: AppContext, photo_id: int) -> io.BytesIO | Path:
+    """The indexer's stored thumbnail, else one rendered from the original."""
+    photo = ctx.reader.get_photo(photo_id)
+    if photo.thumb_path:
+        thumbs = ctx.settings.thumbs_dir.resolve()
+        stored = (thumbs / photo.thumb_path).resolve()
+        if stored.is_relative_to(thumbs) and stored.is_file():
+            return stored
+    return _render_jpeg(photo_path(ctx, photo_id), 256, ctx.settings.max_image_pixels)
+
+
+def preview_jpeg(ctx: AppContext, photo_id: int, max_side: int) -> io.BytesIO:
+    """Display version of a photo: browsers cannot show HEIC, and EXIF rotation is applied."""
+    return _render_jpeg(photo_path(ctx, photo_id), max_side, ctx.settings.max_image_pixels)
+
+
+def filter_options(ctx: AppContext) -> tuple[list[str], list[str]]:
+    """(folders, cameras) for the filter drop-downs."""
+    folders_fn = getattr(ctx.reader, "folders", None)
+    folders = list(folders_fn()) if callable(folders_fn) else []
+    return folders, ctx.reader.cameras()
+
+
+def bundle_id(ctx: AppContext) -> str:
+    """Which engine bundle produced embeddings (clients must not mix bundles)."""
+    return str(ctx.encoder.bundle_id)
+
+
+def embed_texts(ctx: AppContext, texts: list[str]) -> np.ndarray:
+    """(N, D) float32 text embeddings."""
+    return np.asarray(ctx.encoder.encode_text(texts), dtype=np.float32)
+
+
+def embed_images(ctx: AppContext, images: list[Image.Image]) -> np.ndarray:
+    """(N, D) float32 image embeddings."""
+    return np.asarray(ctx.encoder.encode_images(images), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- search
+def _hits(ctx: AppContext, results: Any) -> list[Hit]:
+    """Attach names to the service's ranked results, keeping rank order."""
+    ranked = [(int(r.photo_id), float(r.score)) for r in results]
+    photos = {p.id: p for p in ctx.reader.get_photos([i for i, _ in ranked])}
+    return [
+        Hit(id=i, score=s, name=photos[i].rel_path.rpartition("/")[2], folder=photos[i].folder)
+        for i, s in ranked
+        if i in photos
+    ]
+
+
+def _search_args(filters: SearchFilters | None) -> dict[str, Any]:
+    """Filters and min score go INTO the vector search, so pages are never short."""
+    if filters is None:
+        return {"photo_filter": None, "min_score": None}
+    return {"photo_filter": filters.to_photo_filter(), "min_score": filters.min_score}
+
+
+def search_text(
+    ctx: AppContext, query: str, limit: int, offset: int, filters: SearchFilters | None
+) -> list[Hit]:
+    """Text or query-grammar search; `QueryError` (-> 400) for a bad query."""
+    page = ctx.search.search(query, limit=limit, offset=offset, **_search_args(filters))
+    return _hits(ctx, page)
+
+
+def search_image(
+    ctx: AppContext, image: Image.Image, limit: int, filters: SearchFilters | None
+) -> list[Hit]:
+    """Search by an uploaded image."""
+    page = ctx.search.search_image(image, limit=limit, **_search_args(filters))
+    return _hits(ctx, page)
+
+
+def similar(ctx: AppContext, photo_id: int, limit: int) -> list[Hit]:
+    """Photos most like `photo_id`, without the photo itself; `NotFoundError` -> 404."""
+    return _hits(ctx, ctx.search.similar(photo_id, limit=limit))
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of (near-)duplicates: photo ids and their lowest pairwise similarity."""
+
+    ids: list[int]
+    score: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ids": self.ids, "score": self.score}
+
+
+def parse_threshold(raw: str | None, settings: Settings) -> float:
+    """``?threshold=`` in (0, 1], default from the settings."""
+    if raw is None or not raw.strip():
+        return float(settings.duplicate_threshold)
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise QueryError(f"threshold must be a number in (0, 1], got {raw!r}") from exc
+    if not 0.0 < value <= 1.0:
+        raise QueryError(f"threshold must be in (0, 1], got {value}")
+    return value
+
+
+def duplicate_groups(ctx: AppContext, threshold: float) -> list[Group]:
+    """Groups of photos at least `threshold` similar (edge_app.duplicates)."""
+    groups = ctx.search.duplicates(threshold=threshold)
+    return [Group(ids=[int(i) for i in g.ids], score=getattr(g, "min_score", None)) for g in groups]
+
+
+def status(state: WebState) -> dict[str, Any]:
+    """Everything /api/status returns (see `webui.system_status`)."""
+    from webui import system_status
+
+    return system_status.status(state)
+
+
+def status_for_page(state: WebState) -> dict[str, Any]:
+    """`status` with display strings for the library page."""
+    from webui import system_status
+
+    return system_status.status_for_page(state)
