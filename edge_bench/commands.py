@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,31 @@ def _log(msg: str) -> None:
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def _config(args: argparse.Namespace, *keys: str) -> dict[str, Any]:
+    """The named arguments as the report's config block."""
+    return _jsonable({k: getattr(args, k) for k in keys})
+
+
+def _write_report(
+    out: Path,
+    name: str,
+    payload: dict[str, Any],
+    md_fn: Callable[[dict[str, Any], list[str]], str],
+    pngs: list[Path],
+) -> list[Path]:
+    """Name the charts in the payload, then write `<name>.json` and `<name>.md`.
+
+    Returns every file of the report: the JSON, the Markdown, then the charts.
+    """
+    payload["charts"] = [p.name for p in pngs]
+    md = md_fn(payload, payload["charts"])
+    return [
+        report.write_json(out, name, payload),
+        report.write_markdown(out, name, md),
+        *pngs,
+    ]
 
 
 def engines(args: argparse.Namespace, command: str) -> list[Path]:
@@ -54,13 +80,7 @@ def engines(args: argparse.Namespace, command: str) -> list[Path]:
         charts.engines_latency(payload, args.out / "engines_latency.png"),
         charts.engines_parity(payload, args.out / "engines_parity.png"),
     ]
-    payload["charts"] = [p.name for p in pngs]
-    md = engines_markdown(payload, payload["charts"])
-    return [
-        report.write_json(args.out, "engines", payload),
-        report.write_markdown(args.out, "engines", md),
-        *pngs,
-    ]
+    return _write_report(args.out, "engines", payload, engines_markdown, pngs)
 
 
 def search(args: argparse.Namespace, command: str) -> list[Path]:
@@ -83,22 +103,14 @@ def search(args: argparse.Namespace, command: str) -> list[Path]:
     payload = report.envelope("search", command, asdict(cfg), results)
     args.out.mkdir(parents=True, exist_ok=True)
     pngs = charts.search_charts(payload, args.out)
-    payload["charts"] = [p.name for p in pngs]
-    md = search_markdown(payload, payload["charts"])
-    return [
-        report.write_json(args.out, "search", payload),
-        report.write_markdown(args.out, "search", md),
-        *pngs,
-    ]
+    return _write_report(args.out, "search", payload, search_markdown, pngs)
 
 
 def quality(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.quality import KS, quality_markdown, run_quality
 
     results = run_quality(args.images, args.captions, args.bundle, args.prefer, args.limit, _log)
-    config = _jsonable(
-        {k: getattr(args, k) for k in ("images", "captions", "bundle", "prefer", "limit")}
-    )
+    config = _config(args, "images", "captions", "bundle", "prefer", "limit")
     payload = report.envelope("quality", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     groups = {
@@ -116,13 +128,7 @@ def quality(args: argparse.Namespace, command: str) -> list[Path]:
         "recall",
         args.out / "quality_recall.png",
     )
-    payload["charts"] = [png.name]
-    md = quality_markdown(payload, payload["charts"])
-    return [
-        report.write_json(args.out, "quality", payload),
-        report.write_markdown(args.out, "quality", md),
-        png,
-    ]
+    return _write_report(args.out, "quality", payload, quality_markdown, [png])
 
 
 def index(args: argparse.Namespace, command: str) -> list[Path]:
@@ -131,9 +137,7 @@ def index(args: argparse.Namespace, command: str) -> list[Path]:
     results = run_index(
         args.bundle, args.prefer, args.photos, args.megapixels, args.batch, args.out, _log
     )
-    config = _jsonable(
-        {k: getattr(args, k) for k in ("bundle", "prefer", "photos", "megapixels", "batch")}
-    )
+    config = _config(args, "bundle", "prefer", "photos", "megapixels", "batch")
     payload = report.envelope("index", command, config, results)
     labels = [s["name"] for s in results["stages"]]
     png = charts.simple_bars(
@@ -143,20 +147,14 @@ def index(args: argparse.Namespace, command: str) -> list[Path]:
         "photos/s",
         args.out / "index_throughput.png",
     )
-    payload["charts"] = [png.name]
-    md = index_markdown(payload, payload["charts"])
-    return [
-        report.write_json(args.out, "index", payload),
-        report.write_markdown(args.out, "index", md),
-        png,
-    ]
+    return _write_report(args.out, "index", payload, index_markdown, [png])
 
 
 def query(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.pipeline_bench import query_markdown, run_query
 
     results = run_query(args.bundle, args.prefer, args.sizes, args.queries, _log)
-    config = _jsonable({k: getattr(args, k) for k in ("bundle", "prefer", "sizes", "queries")})
+    config = _config(args, "bundle", "prefer", "sizes", "queries")
     payload = report.envelope("query", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     labels = [str(r["vectors"]) for r in results["results"]]
@@ -164,10 +162,4 @@ def query(args: argparse.Namespace, command: str) -> list[Path]:
     png = charts.simple_bars(
         "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
     )
-    payload["charts"] = [png.name]
-    md = query_markdown(payload, payload["charts"])
-    return [
-        report.write_json(args.out, "query", payload),
-        report.write_markdown(args.out, "query", md),
-        png,
-    ]
+    return _write_report(args.out, "query", payload, query_markdown, [png])

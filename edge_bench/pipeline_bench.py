@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from edge_bench.report import header, table
+from edge_bench.report import results_markdown
 from edge_bench.search_bench import clustered_vectors
 from edge_bench.stats import summarize
 
@@ -182,19 +182,10 @@ def index_markdown(payload: dict[str, Any], charts: list[str]) -> str:
     ]
     enc = ", ".join(f"{k}={v}" for k, v in payload["encoder"].items())
     intro = f"Generated {payload['megapixels']} MP JPEGs, same bundle and backend for every stage. Encoder: {enc}."
-    return "\n".join(
-        [
-            header("Indexing throughput", payload["command"], payload["machine"], intro),
-            "## Stages",
-            "",
-            table(["stage", "photos", "seconds", "photos/s", "what"], rows),
-            "",
-            f"End-to-end / encoder-only: {payload['pipeline_vs_encoder']}",
-            "",
-            "## Charts",
-            "",
-            *[f"![{c}]({c})" for c in charts],
-        ]
+    head = ["stage", "photos", "seconds", "photos/s", "what"]
+    ratio = f"End-to-end / encoder-only: {payload['pipeline_vs_encoder']}"
+    return results_markdown(
+        "Indexing throughput", payload, intro, head, rows, charts, "Stages", [ratio]
     )
 
 
@@ -226,15 +217,4 @@ def query_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "total p50 ms",
         "total p95 ms",
     ]
-    return "\n".join(
-        [
-            header("Query latency", payload["command"], payload["machine"], intro),
-            "## Results",
-            "",
-            table(head, rows),
-            "",
-            "## Charts",
-            "",
-            *[f"![{c}]({c})" for c in charts],
-        ]
-    )
+    return results_markdown("Query latency", payload, intro, head, rows, charts)

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from edge_bench.captions import CaptionedImage, load_caption_set
-from edge_bench.report import header, table
+from edge_bench.report import results_markdown
 
 KS = (1, 5, 10)
 
@@ -114,17 +114,7 @@ def quality_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         )
     ]
     enc = ", ".join(f"{k}={v}" for k, v in payload["encoder"].items())
-    return "\n".join(
-        [
-            header("Retrieval quality", payload["command"], payload["machine"], intro),
-            "## Recall",
-            "",
-            table(["direction", *[f"R@{k}" for k in KS]], rows),
-            "",
-            f"Encoder: {enc}",
-            "",
-            "## Charts",
-            "",
-            *[f"![{c}]({c})" for c in charts],
-        ]
+    head = ["direction", *[f"R@{k}" for k in KS]]
+    return results_markdown(
+        "Retrieval quality", payload, intro, head, rows, charts, "Recall", [f"Encoder: {enc}"]
     )

@@ -92,3 +92,27 @@ def header(title: str, command: str, m: dict[str, Any], intro: str = "") -> str:
         parts += [intro, ""]
     parts += ["Command:", "", "```", command, "```", "", machine_section(m), ""]
     return "\n".join(parts)
+
+
+def chart_lines(charts: Sequence[str]) -> list[str]:
+    """The `## Charts` section: one image link per chart file, next to the Markdown."""
+    return ["## Charts", "", *[f"![{c}]({c})" for c in charts]]
+
+
+def results_markdown(
+    title: str,
+    payload: dict[str, Any],
+    intro: str,
+    head: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    charts: Sequence[str],
+    section: str = "Results",
+    notes: Sequence[str] = (),
+) -> str:
+    """A one-table report: header, `## <section>` with the table, one paragraph per
+    note, then the charts."""
+    parts = [header(title, payload["command"], payload["machine"], intro), f"## {section}", ""]
+    parts += [table(head, rows), ""]
+    for note in notes:
+        parts += [note, ""]
+    return "\n".join([*parts, *chart_lines(charts)])

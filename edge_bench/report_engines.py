@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_bench.report import header, table
+from edge_bench.report import chart_lines, header, table
 
 
 def _ok(payload: dict[str, Any], mode: str | None = None) -> list[dict[str, Any]]:
@@ -190,8 +190,6 @@ def engines_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "",
         *[f"- {r['key']}: {r['note']}" for r in payload["rows"] if r.get("note")],
         "",
-        "## Charts",
-        "",
-        *[f"![{c}]({c})" for c in charts],
+        *chart_lines(charts),
     ]
     return "\n".join(parts)

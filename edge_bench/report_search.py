@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_bench.report import header, table
+from edge_bench.report import results_markdown
 from edge_bench.search_bench import summary_qps
 
 
@@ -49,15 +49,4 @@ def search_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "memory MiB",
         "bytes/vector",
     ]
-    return "\n".join(
-        [
-            header("Vector search benchmark", payload["command"], payload["machine"], intro),
-            "## Results",
-            "",
-            table(head, rows),
-            "",
-            "## Charts",
-            "",
-            *[f"![{c}]({c})" for c in charts],
-        ]
-    )
+    return results_markdown("Vector search benchmark", payload, intro, head, rows, charts)

@@ -8,15 +8,15 @@ instead of a backend crash; large batches are chunked to the artifact's profile.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import ClassVar
 
 import numpy as np
 
+from engines.closing import Closing
 from engines.errors import BundleError, EngineError, InputSpecError
 from engines.manifest import Artifact, TensorSpec
 
@@ -74,7 +74,7 @@ def _select_input(x: np.ndarray | Mapping[str, np.ndarray], spec: TensorSpec) ->
     return x[spec.name]
 
 
-class TowerRunner(ABC):
+class TowerRunner(Closing):
     """One loaded artifact. Subclasses implement `_load`, `_run` and `available`."""
 
     backend: ClassVar[str]
@@ -172,14 +172,3 @@ class TowerRunner(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release backend resources; the runner cannot be used afterwards."""
-
-    def __enter__(self) -> TowerRunner:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

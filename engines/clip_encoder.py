@@ -7,20 +7,20 @@ never see backends, dtypes or batch profiles.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 
 import numpy as np
 from PIL import Image
 
 from engines.base import TowerRunner
 from engines.bundle import Bundle
+from engines.closing import Closing
 from engines.errors import BundleError
 from engines.manifest import Manifest
 from engines.preprocess import ImagePreprocessor
 from engines.tokenizer import ClipTokenizer
 
 
-class ClipEncoder:
+class ClipEncoder(Closing):
     """Image + text towers of one bundle. Outputs are float32, L2-normalised, C-contiguous."""
 
     def __init__(self, bundle: Bundle, image_runner: TowerRunner, text_runner: TowerRunner) -> None:
@@ -88,14 +88,3 @@ class ClipEncoder:
     def close(self) -> None:
         self.image_runner.close()
         self.text_runner.close()
-
-    def __enter__(self) -> ClipEncoder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

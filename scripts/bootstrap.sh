@@ -15,17 +15,20 @@ if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     "${PYTHON:-python3}" -m venv .venv
 fi
-PIP=".venv/bin/python -m pip"
+# pip's exit status is kept; only its noise about this machine's unused local indexes goes.
+pip_install() {
+    .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 STAMP=".venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$WANT_TEST"
 
 if [ ! -f "$STAMP" ]; then
     # An unpinned torch would pull gigabytes of CUDA: pin the CPU build first.
     log "installing torch==2.13.0 (CPU build)"
-    $PIP install -q torch==2.13.0
+    pip_install torch==2.13.0
     extras="onnx,openvino"
     [ "$WANT_TEST" = 1 ] && extras="$extras,test"
     log "installing the project with extras [$extras] and the builder's needs"
-    $PIP install -q -e ".[$extras]"
+    pip_install -e ".[$extras]"
     # open-clip-torch would pull torchvision (and a CUDA torch with it); the builder only
     # needs its BPE vocabulary and (for open_clip checkpoints) its model code, so install
     # it without dependencies and install the rest of the `build` extra explicitly.
@@ -35,8 +38,8 @@ deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependenc
 print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))))
 PY
 )
-    $PIP install -q $build_deps
-    $PIP install -q --no-deps open-clip-torch tensorrt-stubs
+    pip_install $build_deps
+    pip_install --no-deps open-clip-torch tensorrt-stubs
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi

@@ -11,8 +11,12 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from build_engines.shapes import ShapeSpec
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "test-bundles"
@@ -64,7 +68,7 @@ def toy_bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shapes_photos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, object]]:
+def shapes_photos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, ShapeSpec]]:
     """A folder of real JPEGs of coloured shapes, with the spec each was drawn from."""
     from build_engines.shapes import write_folder
 

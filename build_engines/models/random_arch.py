@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from transformers import CLIPConfig
 
-from build_engines.models.base import DEFAULT_CONTEXT, OPENAI_MEAN, OPENAI_STD, LoadedClip
-from build_engines.models.hf_clip import wrap_hf_clip
-from build_engines.models.tiny import TEXT_TOKENS, seeded_model
-from engines.manifest import ImageSpec, ModelInfo
+from build_engines.models.base import DEFAULT_CONTEXT, LoadedClip
+from build_engines.models.tiny import TEXT_TOKENS, builtin_clip, seeded_model
 
 VIT_B_32_SEED = 0
 
@@ -25,11 +23,5 @@ def vit_b_32_config() -> CLIPConfig:
 
 def load(seed: int = VIT_B_32_SEED) -> LoadedClip:
     """The `vit-b-32-random` model spec."""
-    info = ModelInfo(
-        id="vit-b-32-random",
-        source="builtin:vit-b-32-random",
-        family="builtin",
-        note="ViT-B/32 architecture with random weights: for speed benchmarks only",
-    )
-    image = ImageSpec(size=224, mean=OPENAI_MEAN, std=OPENAI_STD)
-    return wrap_hf_clip(seeded_model(vit_b_32_config(), seed), info, image, DEFAULT_CONTEXT)
+    note = "ViT-B/32 architecture with random weights: for speed benchmarks only"
+    return builtin_clip(seeded_model(vit_b_32_config(), seed), "vit-b-32-random", 224, note)

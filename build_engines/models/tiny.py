@@ -58,13 +58,14 @@ def build_tiny_model(seed: int = TINY_SEED) -> CLIPModel:
     return seeded_model(tiny_config(), seed)
 
 
+def builtin_clip(model: CLIPModel, model_id: str, image_size: int, note: str) -> LoadedClip:
+    """A built-in random CLIP as a `LoadedClip`: OpenAI normalisation, default context."""
+    info = ModelInfo(id=model_id, source=f"builtin:{model_id}", family="builtin", note=note)
+    image = ImageSpec(size=image_size, mean=OPENAI_MEAN, std=OPENAI_STD)
+    return wrap_hf_clip(model, info, image, DEFAULT_CONTEXT)
+
+
 def load(seed: int = TINY_SEED) -> LoadedClip:
     """The `tiny` model spec."""
-    info = ModelInfo(
-        id="tiny",
-        source="builtin:tiny",
-        family="builtin",
-        note="seeded random weights: for plumbing tests only, embeddings mean nothing",
-    )
-    image = ImageSpec(size=64, mean=OPENAI_MEAN, std=OPENAI_STD)
-    return wrap_hf_clip(build_tiny_model(seed), info, image, DEFAULT_CONTEXT)
+    note = "seeded random weights: for plumbing tests only, embeddings mean nothing"
+    return builtin_clip(build_tiny_model(seed), "tiny", 64, note)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import pyudev
-from tests.edge_app.usb_fixtures import expected_copies, sha256, write_stick
 
 from edge_app.errors import ImportSessionError, NotFoundError
 from edge_app.library import Library
@@ -29,6 +28,7 @@ from edge_app.usb_detect import (
     safe_label,
 )
 from edge_app.usb_import import ImportSession
+from tests.edge_app.usb_fixtures import expected_copies, sha256, write_stick
 
 REPO = Path(__file__).resolve().parents[2]
 MOUNT_HELPER = REPO / "systemd" / "edge-search-usb-mount"

@@ -9,19 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from tests.edge_app.usb_fixtures import (
-    CORRUPT,
-    EMPTY,
-    JUNK,
-    STICK_PHOTOS,
-    expected_copies,
-    fault_injecting_opener,
-    hook_opener,
-    recording_opener,
-    sha256,
-    tree_state,
-    write_stick,
-)
 
 from edge_app import usb_copy
 from edge_app.errors import ImportSessionError
@@ -36,6 +23,19 @@ from edge_app.usb_import import (
     import_dirs_to_index,
     recent_imports,
     session_progress,
+)
+from tests.edge_app.usb_fixtures import (
+    CORRUPT,
+    EMPTY,
+    JUNK,
+    STICK_PHOTOS,
+    expected_copies,
+    fault_injecting_opener,
+    hook_opener,
+    recording_opener,
+    sha256,
+    tree_state,
+    write_stick,
 )
 
 TODAY = date(2024, 5, 17)

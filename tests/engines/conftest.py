@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.engines.engines_testkit import artifact, default_artifacts, write_ir, write_manifest
 
 from engines.manifest import BatchProfile
+from tests.engines.engines_testkit import artifact, default_artifacts, write_ir, write_manifest
 
 
 @pytest.fixture(scope="session")

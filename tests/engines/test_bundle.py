@@ -32,11 +32,15 @@ def test_missing_tokenizer_is_reported(bundle_copy: Path) -> None:
         load_bundle(bundle_copy)
 
 
-def test_flipped_byte_fails_checksum(bundle_copy: Path) -> None:
-    path = bundle_copy / "image_fp32.onnx"
+def _flip_byte(path: Path) -> None:
+    """Corrupt one byte near the end, keeping the size (only the checksum can tell)."""
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_fails_checksum(bundle_copy: Path) -> None:
+    _flip_byte(bundle_copy / "image_fp32.onnx")
     with pytest.raises(
         ChecksumError, match=r"artifact image/onnxruntime/fp32.*image_fp32\.onnx sha256"
     ):
@@ -51,10 +55,7 @@ def test_truncated_file_fails_size_check(bundle_copy: Path) -> None:
 
 
 def test_verify_false_skips_checksums_but_verify_files_still_catches(bundle_copy: Path) -> None:
-    path = bundle_copy / "image_fp32.onnx"
-    data = bytearray(path.read_bytes())
-    data[-5] ^= 0xFF
-    path.write_bytes(bytes(data))
+    _flip_byte(bundle_copy / "image_fp32.onnx")
     bundle = load_bundle(bundle_copy, verify=False)
     with pytest.raises(ChecksumError):
         verify_files(bundle)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.engines.engines_testkit import DIM, SIZE, reference_image, reference_text
 from PIL import Image
 
 import engines
 from engines.clip_encoder import ClipEncoder
 from engines.errors import BackendUnavailableError
 from engines.registry import Preference, precision_order
+from tests.engines.engines_testkit import DIM, SIZE, reference_image, reference_text
 
 
 def _chosen(enc: ClipEncoder) -> tuple[str, str, str, str]:

@@ -6,6 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from engines.base import RunnerOptions, TowerRunner
+from engines.bundle import load_bundle
+from engines.errors import BackendUnavailableError, EngineError, InputSpecError
+from engines.manifest import Artifact, BatchProfile
+from engines.openvino_backend import inference_precision
+from engines.registry import availability, create_runner, runner_class
 from tests.engines.engines_testkit import (
     CONTEXT,
     DIM,
@@ -15,13 +22,6 @@ from tests.engines.engines_testkit import (
     reference_text,
     write_image_onnx,
 )
-
-from engines.base import RunnerOptions, TowerRunner
-from engines.bundle import load_bundle
-from engines.errors import BackendUnavailableError, EngineError, InputSpecError
-from engines.manifest import Artifact, BatchProfile
-from engines.openvino_backend import inference_precision
-from engines.registry import availability, create_runner, runner_class
 
 BACKENDS = ["onnxruntime", "openvino"]
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.engines.engines_testkit import SIZE, artifact, reference_image, write_image_onnx
 
 from engines.base import RunnerOptions
 from engines.errors import BackendUnavailableError, IncompatibleArtifactError
 from engines.manifest import BatchProfile
 from engines.registry import create_runner
 from engines.tensorrt_backend import TensorRTRunner, uses_execute_v3
+from tests.engines.engines_testkit import SIZE, artifact, reference_image, write_image_onnx
 
 REPO = Path(__file__).resolve().parents[2]
 

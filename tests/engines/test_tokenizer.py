@@ -9,11 +9,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from tests.engines.engines_testkit import CONTEXT, VOCAB_NAME, open_clip_dir
 
 from engines.bundle import load_bundle
 from engines.errors import BundleError
 from engines.tokenizer import ClipTokenizer
+from tests.engines.engines_testkit import CONTEXT, VOCAB_NAME, open_clip_dir
 
 WORDS = [
     "a",

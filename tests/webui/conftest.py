@@ -1,7 +1,7 @@
 """Fixtures for the web UI: real Settings in a temp data dir, the real Flask app.
 
-`web_app` has no AppContext (auth, CSRF and headers need none); `library_app` in
-`test_api.py` opens the real context over an indexed shapes library.
+`web_app` has no AppContext (auth, CSRF and headers need none); `test_api.py` and
+`test_import_page.py` define an `app` over a real context, and `client` logs into it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ def web_app(settings: Settings) -> Iterator[Flask]:
     app.config["TESTING"] = True
     web_state(app).passwords.set_password(PASSWORD)
     yield app
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    """Logged in as admin, CSRF header on every request; the module defines `app`."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    return client
 
 
 def csrf_from(client: FlaskClient, path: str = "/login") -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.test import TestResponse
 
 from edge_app.daemon import JobQueue
 from edge_app.settings import Settings
@@ -65,13 +67,6 @@ def app(indexed: tuple[Settings, Any]) -> Flask:
     if not web_state(app).passwords.is_set():
         web_state(app).passwords.set_password(PASSWORD)
     return app
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
-    return client
 
 
 def _spec_of(client: FlaskClient, photo_id: int, shapes: Shapes) -> Any:
@@ -137,37 +132,33 @@ def test_non_image_upload_is_400(client: FlaskClient) -> None:
     assert "not a readable image" in response.get_json()["error"]
 
 
-def test_decompression_bomb_upload_is_400(indexed: tuple[Settings, Any], tmp_path: Path) -> None:
+def _upload_with(
+    indexed: tuple[Settings, Any], root: Path, image: tuple[io.BytesIO, str], **extra: Any
+) -> TestResponse:
+    """POST `image` to /api/search/image on a fresh app whose settings add `extra`."""
     settings, ctx = indexed
-    small = _settings(tmp_path / "d", settings.bundle_dir, max_image_pixels=10_000)
-    app = create_app(small, ctx)
+    app = create_app(_settings(root / "d", settings.bundle_dir, **extra), ctx)
     web_state(app).passwords.set_password(PASSWORD)
     client = app.test_client()
     token = login(client)
-    data = {"image": (_png(Image.new("RGB", (200, 200))), "big.png")}
-    response = client.post(
+    return client.post(
         "/api/search/image",
-        data=data,
+        data={"image": image},
         headers={"X-CSRF-Token": token},
         content_type="multipart/form-data",
     )
+
+
+def test_decompression_bomb_upload_is_400(indexed: tuple[Settings, Any], tmp_path: Path) -> None:
+    image = (_png(Image.new("RGB", (200, 200))), "big.png")
+    response = _upload_with(indexed, tmp_path, image, max_image_pixels=10_000)
     assert response.status_code == 400
     assert "pixels" in response.get_json()["error"]
 
 
 def test_oversized_upload_is_413(indexed: tuple[Settings, Any], tmp_path: Path) -> None:
-    settings, ctx = indexed
-    app = create_app(_settings(tmp_path / "d", settings.bundle_dir, max_upload_bytes=1024), ctx)
-    web_state(app).passwords.set_password(PASSWORD)
-    client = app.test_client()
-    token = login(client)
-    data = {"image": (io.BytesIO(b"\xff" * 4096), "big.jpg")}
-    response = client.post(
-        "/api/search/image",
-        data=data,
-        headers={"X-CSRF-Token": token},
-        content_type="multipart/form-data",
-    )
+    image = (io.BytesIO(b"\xff" * 4096), "big.jpg")
+    response = _upload_with(indexed, tmp_path, image, max_upload_bytes=1024)
     assert response.status_code == 413
     assert "1024" in response.get_json()["error"]
 
@@ -232,6 +223,9 @@ def test_reindex_queues_a_job(app: Flask, indexed: tuple[Settings, Any]) -> None
     client = app.test_client()
     token = login(client)
     response = client.post("/api/reindex", headers={"X-CSRF-Token": token})
+    deadline = time.monotonic() + 120  # let the worker finish the job before shutting down
+    while not jobs.snapshot()["recent"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     jobs.close()
     worker.join(timeout=120)
     assert response.status_code == 202 and response.get_json()["kind"] == "reindex"

@@ -19,7 +19,7 @@ from PIL import Image
 from edge_app.settings import Settings
 from edge_app.usb_commands import EXIT_DONE, await_approval, import_command, pending_imports
 from edge_app.usb_detect import ImportRequest
-from tests.webui.conftest import PASSWORD, login
+from tests.webui.conftest import PASSWORD
 from webui.app import create_app
 from webui.state import web_state
 
@@ -67,14 +67,6 @@ def app(imported: tuple[Settings, Any, Path]) -> Flask:
     if not web_state(app).passwords.is_set():
         web_state(app).passwords.set_password(PASSWORD)
     return app
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    """Logged in as admin, CSRF header on every request."""
-    client = app.test_client()
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
-    return client
 
 
 def test_api_lists_the_finished_import(client: FlaskClient) -> None:
