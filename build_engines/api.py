@@ -139,6 +139,8 @@ def _openvino_artifact(state: _Build, tower: str, precision: str) -> Artifact:
 def _tensorrt_artifact(state: _Build, tower: str, precision: str) -> Artifact:
     calib = state.int8_calibration().inputs(tower) if precision == "int8" else None
     spec, _ = tower_specs(state.loaded, tower)
+    if tower == "text":  # plans get a fixed sequence length: one profile, no reshapes
+        spec = TensorSpec(spec.name, spec.dtype, (-1, state.loaded.context_length))
     plan = state.out / f"{tower}_{precision}.plan"
     result = convert_tensorrt.build_plan(
         state.onnx[tower][0], plan, precision, spec, state.batch, calib

@@ -3,6 +3,11 @@
 Uses torch's dynamo exporter (the maintained path in torch >= 2.9; the TorchScript one is
 deprecated). Each tower has one input and one output with a dynamic batch axis, and the
 L2 norm is part of the graph so every backend returns unit vectors.
+
+The text tower's sequence axis is dynamic too: CLIP's text transformer is causal and
+pools at EOT, so the embedding of ``[SOT, tokens, EOT]`` does not depend on the padding
+after it. The runtime cuts the padding off (`engines.clip_encoder.trim_padding`), which
+makes a short query ~10x cheaper to encode than the full 77-token context.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def tower_specs(loaded: LoadedClip, tower: str) -> tuple[TensorSpec, TensorSpec]
     if tower == "image":
         s = loaded.image.size
         return TensorSpec("pixel_values", "float32", (-1, 3, s, s)), out
-    return TensorSpec("input_ids", "int64", (-1, loaded.context_length)), out
+    return TensorSpec("input_ids", "int64", (-1, -1)), out
 
 
 def example_input(loaded: LoadedClip, tower: str, batch: int = 2) -> torch.Tensor:
@@ -56,6 +61,9 @@ def export_tower(loaded: LoadedClip, tower: str, path: Path) -> list[Path]:
     module = loaded.tower(tower)
     inp, out = tower_specs(loaded, tower)
     batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
+    dims = {0: batch}
+    if tower == "text":
+        dims[1] = torch.export.Dim("seq", min=2, max=loaded.context_length)
     external = needs_external_data(module)
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s tower of %s to %s", tower, loaded.info.id, path.name)
@@ -68,7 +76,7 @@ def export_tower(loaded: LoadedClip, tower: str, path: Path) -> list[Path]:
             output_names=[out.name],
             opset_version=OPSET,
             dynamo=True,
-            dynamic_shapes=({0: batch},),
+            dynamic_shapes=(dims,),
             external_data=external,
             verbose=False,
         )

@@ -76,7 +76,10 @@ class ClipEncoder(Closing):
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> `(N, D)` embeddings in the same space as the images."""
-        return self.text_runner.run(self.tokenizer(texts))
+        ids = self.tokenizer(texts)
+        if self.text_runner.artifact.inputs[0].shape[1] < 0:  # dynamic sequence axis
+            ids = trim_padding(ids, self.manifest.text.eot_token)
+        return self.text_runner.run(ids)
 
     def describe(self) -> dict[str, str]:
         """Flat summary for logs and the status page (image.* and text.* keys)."""
@@ -88,3 +91,16 @@ class ClipEncoder(Closing):
     def close(self) -> None:
         self.image_runner.close()
         self.text_runner.close()
+
+
+def trim_padding(ids: np.ndarray, eot_token: int) -> np.ndarray:
+    """Drop the padding columns after the last EOT of the batch.
+
+    Exact, not an approximation: the text transformer is causal and pools at EOT, so no
+    position before EOT ever sees the padding. A short query then costs a few tokens
+    instead of the whole context.
+    """
+    if ids.size == 0:
+        return ids
+    last = int((ids == eot_token).argmax(axis=1).max())
+    return np.ascontiguousarray(ids[:, : max(last + 1, 2)])

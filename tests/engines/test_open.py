@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import engines
-from engines.clip_encoder import ClipEncoder
+from engines.clip_encoder import ClipEncoder, trim_padding
 from engines.errors import BackendUnavailableError
 from engines.registry import Preference, precision_order
 from tests.engines.engines_testkit import DIM, SIZE, reference_image, reference_text
@@ -138,12 +138,25 @@ def test_open_with_cache_dir(engine_bundle: Path, tmp_path: Path) -> None:
     assert any((tmp_path / "c").iterdir())
 
 
-def test_builder_tiny_bundle(request: pytest.FixtureRequest) -> None:
-    """Once build_engines exists: the builder's bundle loads and embeds consistently."""
-    pytest.importorskip("build_engines.api", reason="build_engines.api is not written yet")
-    bundle: Path = request.getfixturevalue("tiny_bundle")
+def test_builder_tiny_bundle(tiny_bundle: Path) -> None:
+    """The builder's bundle loads and embeds consistently on both CPU backends."""
+    bundle = tiny_bundle
     for prefer in ("onnxruntime", "openvino"):
         with engines.open(bundle, prefer=prefer) as enc:
             out = enc.encode_text(["a red circle", "a blue square"])
             assert out.shape == (2, enc.dim)
             np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-4)
+
+
+def test_cutting_text_padding_is_exact(tiny_bundle: Path) -> None:
+    """The dynamic-length text graph gives the same embedding with or without padding."""
+    texts = ["a red circle", "a much longer caption about a small blue square on grass", ""]
+    for prefer in ("onnxruntime", "openvino"):
+        with engines.open(tiny_bundle, prefer=prefer) as enc:
+            ids = enc.tokenize(texts)
+            trimmed = trim_padding(ids, enc.manifest.text.eot_token)
+            assert trimmed.shape[1] < ids.shape[1]
+            assert (trimmed[:, -1] == 0).any()  # shorter rows keep some padding
+            full = enc.text_runner.run(ids)
+            np.testing.assert_allclose(enc.encode_text(texts), full, atol=1e-5)
+            np.testing.assert_allclose(enc.text_runner.run(trimmed), full, atol=1e-5)
