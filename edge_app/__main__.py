@@ -1,5 +1,5 @@
 """``python -m edge_app ...``: the same as the ``edge-app`` console script."""
 
-from edge_app.cli import main
+from edge_app.cli.main import main
 
 raise SystemExit(main())

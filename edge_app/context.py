@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge_app.errors import ConfigError
-from edge_app.library import Library
-from edge_app.pipeline import Indexer, IndexReport
-from edge_app.progress import Progress
+from edge_app.indexing.pipeline import Indexer, IndexReport
+from edge_app.indexing.progress import Progress
+from edge_app.library.store import Library
+from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
-from edge_app.vector_index import IndexStore
+from engines.closing import Closing
 
 if TYPE_CHECKING:
-    from edge_app.search import SearchService
+    from edge_app.search.service import SearchService
     from engines.clip_encoder import ClipEncoder
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ __all__ = ["AppContext", "open_encoder"]
 
 
 @dataclass
-class AppContext:
+class AppContext(Closing):
     """Everything a running appliance needs; `close()` releases it in reverse order."""
 
     settings: Settings
@@ -68,7 +69,7 @@ class AppContext:
 
     @classmethod
     def _wire(cls, settings: Settings, library: Library, encoder: ClipEncoder) -> AppContext:
-        from edge_app.search import SearchService
+        from edge_app.search.service import SearchService
 
         store = IndexStore(settings.index_dir, settings.ann_threshold)
         store.open(library, encoder.bundle_id, encoder.dim)
@@ -98,12 +99,6 @@ class AppContext:
             self.encoder.close()
             self.reader.close()
             self.library.close()
-
-    def __enter__(self) -> AppContext:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_encoder(settings: Settings) -> ClipEncoder:

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.errors import ConfigError
-from edge_app.pipeline import IndexReport
-from edge_app.scanner import scan
-from edge_app.search import SearchResult
+from edge_app.indexing.pipeline import IndexReport
+from edge_app.indexing.scanner import scan
+from edge_app.search.service import SearchResult
 from edge_app.settings import Settings
 
 log = logging.getLogger(__name__)

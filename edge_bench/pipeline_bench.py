@@ -53,7 +53,7 @@ def _stage(name: str, photos: int, seconds: float, note: str) -> dict[str, Any]:
 
 
 def _decode_only(paths: list[Path], size: int) -> float:
-    from edge_app.imaging import decode_image
+    from edge_app.indexing.imaging import decode_image
 
     t0 = time.perf_counter()
     for p in paths:
@@ -148,8 +148,8 @@ def run_query(
     bundle: Path, prefer: str | None, sizes: tuple[int, ...], queries: int, log: Log
 ) -> dict[str, Any]:
     import engines
+    from edge_app.search.vector_index import VectorIndex
     from edge_app.settings import Settings
-    from edge_app.vector_index import VectorIndex
 
     threshold = Settings().ann_threshold
     encoder = engines.open(bundle, prefer=prefer)

@@ -23,6 +23,7 @@ from edge_app.errors import (
     QueryError,
 )
 from webui import api, auth, views
+from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     """Build the web app for `settings`; `context` is shared with the daemon when given."""
     app = Flask(__name__)
     _configure(app, settings)
-    passwords = auth.PasswordStore(settings.data_dir)
+    passwords = PasswordStore(settings.data_dir)
     app.extensions[EXTENSION_KEY] = WebState(
         settings=settings,
         passwords=passwords,

@@ -9,9 +9,7 @@ sits on a shared LAN, and whoever opened the page first would own it.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import (
@@ -24,16 +22,15 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from webui.passwords import MIN_PASSWORD_LENGTH
 from webui.security import (
     CSRF_FORM_FIELD,
     CSRF_HEADER,
     CSRF_SESSION_KEY,
     csrf_matches,
     new_csrf_token,
-    write_private,
 )
 from webui.state import web_state
 
@@ -42,56 +39,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-MIN_PASSWORD_LENGTH = 8
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.setup", "auth.api_login", "auth.api_session"}
 )
 ROLE_ADMIN = "admin"
 ROLE_GUEST = "guest"
-
-
-class PasswordStore:
-    """The admin password hash (and, before it exists, the setup token) on disk, 0600."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.hash_path = Path(data_dir) / "admin_password"
-        self.token_path = Path(data_dir) / "setup_token"
-
-    def is_set(self) -> bool:
-        """True once an admin password was chosen."""
-        return self.hash_path.is_file()
-
-    def set_password(self, password: str) -> None:
-        """Store a salted scrypt hash (never the password) and retire the setup token."""
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-        write_private(self.hash_path, generate_password_hash(password, "scrypt").encode())
-        self.token_path.unlink(missing_ok=True)
-
-    def verify(self, password: str) -> bool:
-        """Check a login attempt against the stored hash (constant-time inside werkzeug)."""
-        if not self.is_set():
-            return False
-        stored = self.hash_path.read_text(encoding="utf-8").strip()
-        return check_password_hash(stored, password)
-
-    def setup_token(self) -> str | None:
-        """The one-time setup token, created on first call; None once a password exists."""
-        if self.is_set():
-            return None
-        if self.token_path.is_file():
-            token = self.token_path.read_text(encoding="utf-8").strip()
-            if token:
-                return token
-        token = secrets.token_urlsafe(12)
-        write_private(self.token_path, token.encode())
-        return token
-
-    def check_setup_token(self, given: str) -> bool:
-        """Constant-time comparison against the current token."""
-        token = self.setup_token()
-        return token is not None and csrf_matches(token, given.strip())
 
 
 def admin_only(view: F) -> F:

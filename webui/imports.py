@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from edge_app.errors import NotFoundError, QueryError
-from edge_app.library import Library
-from edge_app.usb_commands import PendingImport, answer_import, pending_imports
-from edge_app.usb_import import ImportProgress
+from edge_app.library.store import Library
+from edge_app.usb.commands import PendingImport, answer_import, pending_imports
+from edge_app.usb.session import ImportProgress
 
 if TYPE_CHECKING:
-    from edge_app.library import ImportSession
+    from edge_app.library.store import ImportSession
     from edge_app.settings import Settings
     from webui.state import WebState
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from edge_app.errors import ImageDecodeError, NotFoundError, PathOutsideLibraryError, QueryError
-from edge_app.library import Photo, PhotoFilter
+from edge_app.library.store import Photo, PhotoFilter
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -313,7 +313,7 @@ def parse_threshold(raw: str | None, settings: Settings) -> float:
 
 
 def duplicate_groups(ctx: AppContext, threshold: float) -> list[Group]:
-    """Groups of photos at least `threshold` similar (edge_app.duplicates)."""
+    """Groups of photos at least `threshold` similar (edge_app.search.duplicates)."""
     groups = ctx.search.duplicates(threshold=threshold)
     return [Group(ids=[int(i) for i in g.ids], score=getattr(g, "min_score", None)) for g in groups]
 

@@ -17,13 +17,13 @@ from webui.security import LoginRateLimiter
 if TYPE_CHECKING:
     from edge_app.context import AppContext
     from edge_app.settings import Settings
-    from webui.auth import PasswordStore
+    from webui.passwords import PasswordStore
 
 EXTENSION_KEY = "edge"
 
 
 class JobSubmitter(Protocol):
-    """What the web app needs from the daemon's job queue (see `edge_app.daemon.JobQueue`)."""
+    """What the web app needs from the daemon's job queue (see `edge_app.appliance.daemon.JobQueue`)."""
 
     def submit(self, kind: str, **params: Any) -> dict[str, Any]:
         """Queue a job and describe it; raises `RuntimeError` once shutdown started."""

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_app.installer import FILES, install, uninstall
-from edge_app.usb_detect import DEVTYPES, FS_USAGE, USB_BUS, is_usb_filesystem
+from edge_app.appliance.installer import FILES, install, uninstall
+from edge_app.usb.detect import DEVTYPES, FS_USAGE, USB_BUS, is_usb_filesystem
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "systemd"

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.test import TestResponse
 
-from edge_app.daemon import JobQueue
+from edge_app.appliance.daemon import JobQueue
 from edge_app.settings import Settings
 from tests.webui.conftest import PASSWORD, csrf_from, login
 from webui.app import create_app

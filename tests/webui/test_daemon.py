@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edge_app.daemon import JobQueue, JsonLogFormatter, Notifier
+from edge_app.appliance.daemon import JobQueue, JsonLogFormatter, Notifier
 
 
 def _queue(calls: list[str], started: threading.Event, release: threading.Event) -> JobQueue:

@@ -1,4 +1,4 @@
-"""End to end in headless Chromium: the real daemon (`edge_app.daemon` as a subprocess)
+"""End to end in headless Chromium: the real daemon (`edge_app.appliance.daemon` as a subprocess)
 with the toy-shapes bundle over a generated library of coloured shapes.
 
 Checks that "a green triangle" finds green triangles (ground truth: the ShapeSpec each
@@ -75,7 +75,7 @@ def _wait_until_serving(proc: subprocess.Popen[bytes], base: str, log: Path) -> 
 def daemon(
     tmp_path: Path, toy_bundle: Path, shapes_photos: list[tuple[Path, Any]]
 ) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    """`edge_app.daemon` serving on a free loopback port; yields (base URL, data dir, proc)."""
+    """`edge_app.appliance.daemon` serving on a free loopback port; yields (base URL, data dir, proc)."""
     data = tmp_path / "data"
     library = data / "library"
     library.mkdir(parents=True)
@@ -95,7 +95,7 @@ def daemon(
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.daemon"], cwd=REPO, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "edge_app.appliance.daemon"], cwd=REPO, env=env, stdout=out, stderr=out
         )
     base = f"http://127.0.0.1:{port}"
     try:

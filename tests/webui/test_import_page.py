@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from edge_app.settings import Settings
-from edge_app.usb_commands import EXIT_DONE, await_approval, import_command, pending_imports
-from edge_app.usb_detect import ImportRequest
+from edge_app.usb.commands import EXIT_DONE, await_approval, import_command, pending_imports
+from edge_app.usb.detect import ImportRequest
 from tests.webui.conftest import PASSWORD
 from webui.app import create_app
 from webui.state import web_state

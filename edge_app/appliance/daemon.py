@@ -1,0 +1,321 @@
+"""`edge-app serve`: one process with the web server and the background indexer.
+
+Why one process: the appliance has a few GB of RAM and one model; the web app and the
+indexer share the loaded encoder, the SQLite library and the FAISS index through one
+`AppContext`. Layout:
+
+* main thread: waitress (production WSGI server) serving `webui.create_app`;
+* ``edge-jobs`` thread: a small FIFO of jobs (re-index requests, later USB imports), run
+  one at a time, so two indexing runs never fight over the writer connection;
+* ``edge-watchdog`` thread (only under systemd): WATCHDOG=1 pings and STATUS= lines.
+
+SIGTERM/SIGINT: stop accepting jobs, ask the running job to stop (the indexer checkpoints
+its current batch), save the index, exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge_app.context import AppContext
+    from edge_app.settings import Settings
+
+log = logging.getLogger("edge_app.appliance.daemon")
+
+JobHandler = Callable[[threading.Event, Mapping[str, Any]], Any]
+_STOP_GRACE_S = 120.0
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line on stdout: journald keeps it, tools can parse it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    """Structured logs to stdout (systemd captures stdout into the journal)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@dataclass
+class Job:
+    """One queued unit of background work."""
+
+    id: int
+    kind: str
+    params: dict[str, Any]
+    state: str = "queued"  # queued | running | done | failed | cancelled
+    error: str | None = None
+    submitted_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "error": self.error,
+            "submitted_at": self.submitted_at,
+            "finished_at": self.finished_at,
+        }
+
+
+class JobQueue:
+    """FIFO of background jobs run by one worker thread (`run_worker`).
+
+    A job of a kind already waiting is not queued twice (pressing "re-index" five times
+    means one re-index). `close()` refuses new jobs and cancels the waiting ones; the
+    running one sees ``stop_event`` and checkpoints.
+    """
+
+    def __init__(self, handlers: Mapping[str, JobHandler], stop_event: threading.Event) -> None:
+        self._handlers = dict(handlers)
+        self.stop_event = stop_event
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._ids = count(1)
+        self._pending: list[Job] = []
+        self._current: Job | None = None
+        self._history: list[Job] = []
+        self._closed = False
+
+    def submit(self, kind: str, **params: Any) -> dict[str, Any]:
+        """Queue a job; raises `RuntimeError` after shutdown began, `ValueError` if unknown."""
+        if kind not in self._handlers:
+            raise ValueError(f"unknown job kind {kind!r}; known: {sorted(self._handlers)}")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the daemon is shutting down and accepts no new jobs")
+            for job in self._pending:
+                if job.kind == kind and job.params == params:
+                    return job.to_json()
+            job = Job(id=next(self._ids), kind=kind, params=dict(params))
+            self._pending.append(job)
+        self._queue.put(job)
+        log.info("event=job_queued id=%d kind=%s", job.id, kind)
+        return job.to_json()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Running, waiting and the last finished jobs (for /api/status)."""
+        with self._lock:
+            return {
+                "accepting": not self._closed,
+                "current": self._current.to_json() if self._current else None,
+                "queued": [j.to_json() for j in self._pending],
+                "recent": [j.to_json() for j in self._history[-10:]],
+            }
+
+    def close(self) -> None:
+        """Stop accepting jobs, drop the waiting ones, wake the worker."""
+        with self._lock:
+            self._closed = True
+            for job in self._pending:
+                job.state = "cancelled"
+            self._pending.clear()
+        self._queue.put(None)
+
+    def run_worker(self) -> None:
+        """Worker thread body: run jobs until `close()`."""
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            with self._lock:
+                if job.state == "cancelled":
+                    continue
+                self._pending.remove(job)
+                self._current, job.state = job, "running"
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        """Run one job; a failure is logged with its traceback and kept in the job."""
+        log.info("event=job_started id=%d kind=%s", job.id, job.kind)
+        try:
+            self._handlers[job.kind](self.stop_event, job.params)
+            job.state = "done"
+        except Exception as exc:  # the worker must survive a failed job; it is recorded
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("event=job_failed id=%d kind=%s", job.id, job.kind)
+        job.finished_at = time.time()
+        with self._lock:
+            self._current = None
+            self._history.append(job)
+            del self._history[:-50]
+        log.info("event=job_finished id=%d kind=%s state=%s", job.id, job.kind, job.state)
+
+
+class Notifier:
+    """sd_notify: READY/STATUS/WATCHDOG/STOPPING; a no-op when NOTIFY_SOCKET is unset."""
+
+    def __init__(self) -> None:
+        env = os.environ  # sdnotify itself reads NOTIFY_SOCKET from the process environment
+        self._notifier: Any = None
+        if env.get("NOTIFY_SOCKET"):
+            import sdnotify
+
+            self._notifier = sdnotify.SystemdNotifier(debug=True)
+        usec = env.get("WATCHDOG_USEC", "")
+        self.watchdog_interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
+
+    def notify(self, message: str) -> None:
+        """Send one message; a broken socket is logged, never fatal for the service."""
+        if self._notifier is None:
+            return
+        try:
+            self._notifier.notify(message)
+        except OSError as exc:
+            log.warning("event=sd_notify_failed message=%r error=%r", message, exc)
+
+
+def _status_line(ctx: AppContext, jobs: JobQueue) -> str:
+    """One-line STATUS= text for `systemctl status`."""
+    snap = ctx.progress.snapshot()
+    current = jobs.snapshot()["current"]
+    job = f"job={current['kind']}" if current else "idle"
+    return f"{snap['state']} {snap['done']}/{snap['total']} photos, {job}"
+
+
+def _watchdog_loop(
+    notifier: Notifier,
+    ctx: AppContext,
+    jobs: JobQueue,
+    worker: threading.Thread,
+    done: threading.Event,
+) -> None:
+    """Ping the watchdog at half its timeout while the job worker is alive."""
+    interval = notifier.watchdog_interval_s or 5.0
+    while not done.wait(interval):
+        if notifier.watchdog_interval_s and worker.is_alive():
+            notifier.notify("WATCHDOG=1")
+        notifier.notify(f"STATUS={_status_line(ctx, jobs)}")
+
+
+class _ShutdownRequested(SystemExit):
+    """Raised by the signal handler; waitress' run loop stops on SystemExit."""
+
+
+def _install_signal_handlers(requested: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if requested.is_set():
+            return  # a second signal during shutdown: keep shutting down cleanly
+        requested.set()
+        log.info("event=signal_received signal=%s", signal.Signals(signum).name)
+        raise _ShutdownRequested(0)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _reindex_handler(ctx: AppContext) -> JobHandler:
+    """Job: scan the library and index new/changed files, stopping on request."""
+
+    def run(stop: threading.Event, params: Mapping[str, Any]) -> Any:
+        return ctx.index_library(stop_event=stop)
+
+    return run
+
+
+def _log_setup_token(settings: Settings) -> None:
+    """First run: the admin needs the setup token to choose a password (see webui.auth)."""
+    from webui.passwords import PasswordStore
+
+    token = PasswordStore(settings.data_dir).setup_token()
+    if token is not None:
+        log.warning(
+            "event=setup_required setup_token=%s file=%s hint=%s",
+            token,
+            settings.data_dir / "setup_token",
+            "open the web UI and enter this token to set the admin password",
+        )
+
+
+def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None:
+    """Stop jobs, let the indexer checkpoint, save the index, close the context."""
+    jobs.close()
+    jobs.stop_event.set()
+    worker.join(timeout=_STOP_GRACE_S)
+    if worker.is_alive():
+        log.error("event=worker_did_not_stop timeout_s=%s", _STOP_GRACE_S)
+    ctx.close()
+    log.info("event=stopped")
+
+
+def serve(settings: Settings) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean)."""
+    import waitress
+
+    from edge_app.context import AppContext
+    from webui.app import create_app
+    from webui.state import attach_jobs
+
+    configure_logging(settings.log_level)
+    requested = threading.Event()
+    _install_signal_handlers(requested)
+    settings.ensure_dirs()
+    ctx = AppContext.open(settings)
+    app = create_app(settings, ctx)
+    jobs = JobQueue({"reindex": _reindex_handler(ctx)}, threading.Event())
+    attach_jobs(app, jobs)
+    # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
+    signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
+    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=6)
+    worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
+    worker.start()
+    jobs.submit("reindex")
+    notifier = Notifier()
+    done = threading.Event()
+    threading.Thread(
+        target=_watchdog_loop,
+        args=(notifier, ctx, jobs, worker, done),
+        name="edge-watchdog",
+        daemon=True,
+    ).start()
+    _log_setup_token(settings)
+    log.info("event=listening url=http://%s:%s/", settings.host, server.effective_port)
+    notifier.notify("READY=1")
+    notifier.notify(f"STATUS=serving on port {server.effective_port}")
+    try:
+        if not requested.is_set():
+            server.run()
+    except _ShutdownRequested:
+        pass  # the signal arrived outside waitress' own loop; shut down the same way
+    finally:
+        notifier.notify("STOPPING=1")
+        done.set()
+        server.close()
+        _shutdown(ctx, jobs, worker)
+    return 0
+
+
+if __name__ == "__main__":  # `python -m edge_app.appliance.daemon`: same as `edge-app serve`
+    from edge_app.settings import load_settings
+
+    raise SystemExit(serve(load_settings()))

@@ -1,0 +1,117 @@
+"""``edge-app serve | import | install | uninstall``: the appliance's subcommands.
+
+Kept apart from `edge_app.cli.main` (search/index/demo) so each module stays small; they are
+registered in the same `SUBCOMMANDS` table and share its settings and error handling.
+Heavy modules are imported inside each ``run`` function so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from edge_app.settings import Settings
+
+Say = Callable[[str], None]
+
+
+def serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to listen on (default from settings: 0.0.0.0)")
+    p.add_argument("--port", type=int, help="port to listen on (default from settings: 8080)")
+
+
+def with_listen_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--host/--port win over the settings file and EDGE_* variables."""
+    from dataclasses import replace
+
+    changes: dict[str, object] = {}
+    if getattr(args, "host", None):
+        changes["host"] = args.host
+    if getattr(args, "port", None):
+        changes["port"] = args.port
+    return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from edge_app.appliance.daemon import serve as run_daemon
+
+    return run_daemon(with_listen_overrides(args, settings))
+
+
+def announce_web_ui(settings: Settings, say: Say) -> None:
+    """Where to point a browser, and how the first visitor becomes the admin."""
+    from webui.passwords import PasswordStore
+
+    say(f"\nweb UI: http://127.0.0.1:{settings.port}/")
+    if settings.host in ("0.0.0.0", "::"):
+        say(f"        http://{_lan_address()}:{settings.port}/  (from other machines on the LAN)")
+    token = PasswordStore(settings.data_dir).setup_token()
+    if token is None:
+        say("log in with the admin password chosen on the first run")
+    else:
+        say(
+            f"first run: open the page, enter the setup token {token} (also in "
+            f"{settings.data_dir / 'setup_token'}) and choose the admin password"
+        )
+    say("stop with Ctrl+C")
+
+
+def _lan_address() -> str:
+    """The address other machines reach us on (no packet is sent: UDP connect only)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only, nothing is sent
+            return str(s.getsockname()[0])
+        except OSError:
+            return "<this-machine's-address>"
+
+
+def import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", type=Path, help="a folder or a mounted stick")
+    p.add_argument("--device", help="block device (used by the udev-started import unit)")
+    p.add_argument("--mount-point", type=Path, help="where --device is mounted read-only")
+    p.add_argument("--no-index", action="store_true", help="copy only; the daemon indexes")
+
+
+def import_(args: argparse.Namespace, settings: Settings) -> int:
+    from edge_app.usb.commands import import_command
+
+    return import_command(
+        settings,
+        args.path,
+        device=args.device,
+        mount_point=args.mount_point,
+        index=not args.no_index,
+    )
+
+
+def root_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, default=Path("/"), help="install into another root")
+
+
+def install_args(p: argparse.ArgumentParser) -> None:
+    root_args(p)
+    p.add_argument("--no-enable", action="store_true", help="do not enable the service")
+
+
+def uninstall_args(p: argparse.ArgumentParser) -> None:
+    root_args(p)
+    p.add_argument("--purge", action="store_true", help="also delete data, config and user")
+
+
+def install(args: argparse.Namespace, settings: Settings, say: Say) -> int:
+    from edge_app.appliance import installer
+
+    for line in installer.install(args.root, enable=not args.no_enable):
+        say(line)
+    return 0
+
+
+def uninstall(args: argparse.Namespace, settings: Settings, say: Say) -> int:
+    from edge_app.appliance import installer
+
+    for line in installer.uninstall(args.root, purge=args.purge):
+        say(line)
+    return 0

@@ -1,0 +1,190 @@
+"""Command entry points for imports: what ``edge-app import`` calls.
+
+Why apart from `edge_app.usb.session`: this is process-level glue (signals, opening the
+library and the indexer, exit codes) that the session logic and its tests do not need.
+No printing here: `edge_app.cli.main` prints and maps domain errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edge_app.errors import ImportSessionError, NotFoundError
+from edge_app.library.store import Library
+from edge_app.settings import Settings
+from edge_app.usb.detect import (
+    MEDIA_ROOT,
+    ImportRequest,
+    ensure_read_only_mount,
+    request_for_device_node,
+    request_for_folder,
+)
+from edge_app.usb.session import ImportSession, IndexFn
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "EXIT_DONE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "PendingImport",
+    "answer_import",
+    "await_approval",
+    "context_indexer",
+    "import_command",
+    "pending_imports",
+    "request_for",
+]
+
+PENDING_DIR = "import-requests"  # under data_dir: written by the import unit, read by the web UI
+
+
+EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 75  # 75 = EX_TEMPFAIL: plug in again
+
+
+def import_command(
+    settings: Settings,
+    path: Path | None = None,
+    *,
+    device: str | None = None,
+    mount_point: Path | None = None,
+    index: bool = True,
+) -> int:
+    """``edge-app import PATH`` or ``edge-app import --device /dev/sdb1 --mount-point DIR``.
+
+    Returns 0 when done (even with some unreadable files: see the session's reason),
+    75 when interrupted (resume by plugging the stick in again), 1 when failed. Domain
+    errors (`ImportSessionError`, `LibraryError`) propagate for the CLI to print.
+    """
+    request = request_for(path, device, mount_point)
+    indexer = context_indexer(settings) if index else None
+    library = Library(settings.db_path)
+    try:
+        session = ImportSession(library, settings, request, index=indexer)
+        with _cancel_on_sigterm(session):
+            asking = device is not None and settings.import_mode == "ask"
+            if asking and not await_approval(settings, request, session.cancelled):
+                return EXIT_DONE  # declined in the web UI, or the stick was pulled first
+            final = session.run()
+    finally:
+        library.close()
+    codes = {"done": EXIT_DONE, "interrupted": EXIT_INTERRUPTED}
+    return codes.get(final.state, EXIT_FAILED)
+
+
+def request_for(path: Path | None, device: str | None, mount_point: Path | None) -> ImportRequest:
+    """A folder request, or a device request whose mount must be read-only."""
+    if device is None:
+        if path is None:
+            raise ImportSessionError("give a folder to import, or --device with --mount-point")
+        return request_for_folder(path)
+    mount = mount_point or MEDIA_ROOT / Path(device).name
+    ensure_read_only_mount(mount)
+    return request_for_device_node(device, mount)
+
+
+def context_indexer(settings: Settings) -> IndexFn:
+    """Index imported folders with the daemon's normal pipeline (opened only when needed)."""
+
+    def run(paths: Sequence[Path]) -> object:
+        from edge_app.context import AppContext  # lazy: loads the CLIP encoder
+
+        ctx = AppContext.open(settings)
+        try:
+            return ctx.indexer.run(paths)
+        finally:
+            ctx.close()
+
+    return run
+
+
+@contextmanager
+def _cancel_on_sigterm(session: ImportSession) -> Iterator[None]:
+    """systemd stops the unit when the stick disappears (BindsTo=): end as 'interrupted'."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: session.cancel())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ------------------------------------------------------------- import_mode = "ask"
+@dataclass(frozen=True)
+class PendingImport:
+    """A plugged-in stick waiting for a yes/no in the web UI (``import_mode = "ask"``)."""
+
+    name: str  # the kernel name ("sdb1"): what `answer_import` takes
+    source_key: str
+    label: str
+    device: str | None
+    mount_point: str
+
+
+def pending_imports(settings: Settings) -> list[PendingImport]:
+    """Sticks waiting for an answer; the web UI lists these."""
+    folder = settings.data_dir / PENDING_DIR
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:  # the import unit removes a file once answered or pulled: gone is not an error
+            found.append(PendingImport(**json.loads(path.read_text(encoding="utf-8"))))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def answer_import(settings: Settings, name: str, approve: bool) -> None:
+    """Say yes (copy it) or no (leave it alone) to a pending stick."""
+    folder = settings.data_dir / PENDING_DIR
+    if Path(name).name != name or not (folder / f"{name}.json").is_file():
+        raise NotFoundError(f"no USB stick {name!r} is waiting for an answer (was it removed?)")
+    (folder / f"{name}.{'approved' if approve else 'declined'}").touch()
+
+
+def await_approval(
+    settings: Settings,
+    request: ImportRequest,
+    cancelled: Callable[[], bool],
+    poll_s: float = 1.0,
+) -> bool:
+    """Publish ``request`` as pending and wait for `answer_import` (or a pulled stick).
+
+    Why files and not a socket: the import unit and the daemon are separate, sandboxed
+    processes of the same user that share only ``data_dir``; a file survives either of
+    them restarting, and the unit's ``PrivateNetwork=yes`` stays intact.
+    """
+    folder = settings.data_dir / PENDING_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    name = Path(request.device or request.mount_point).name
+    base = folder / name
+    pending = PendingImport(
+        name, request.source_key, request.label, request.device, str(request.mount_point)
+    )
+    # Written under a temporary name and renamed, so a reader never sees half a file.
+    partial = base.with_suffix(".json.part")
+    partial.write_text(json.dumps(asdict(pending)), encoding="utf-8")
+    partial.replace(base.with_suffix(".json"))
+    log.info("import of %s (%s) waits for approval in the web UI", name, request.label)
+    try:
+        while not cancelled():
+            if base.with_suffix(".approved").exists():
+                return True
+            if base.with_suffix(".declined").exists():
+                return False
+            time.sleep(poll_s)
+        return False
+    finally:
+        for suffix in (".json", ".approved", ".declined"):
+            base.with_suffix(suffix).unlink(missing_ok=True)
