@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from edge_app.errors import ConfigError
 from edge_app.indexing.pipeline import Indexer, IndexReport
 from edge_app.indexing.progress import Progress
+from edge_app.indexing.roots import sync_config_roots
 from edge_app.library.store import Library
 from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
@@ -56,6 +57,7 @@ class AppContext(Closing):
         settings.ensure_dirs()
         library = Library(settings.db_path)
         try:
+            sync_config_roots(library, settings)  # ConfigError for a bad new root
             encoder = open_encoder(settings)
         except BaseException:
             library.close()
@@ -85,10 +87,15 @@ class AppContext(Closing):
         )
 
     def index_library(
-        self, paths: Sequence[Path] | None = None, stop_event: threading.Event | None = None
+        self,
+        paths: Sequence[Path] | None = None,
+        stop_event: threading.Event | None = None,
+        settle_s: float = 0.0,
     ) -> IndexReport:
         """Run the indexer with the shared `progress` (what the daemon's job calls)."""
-        return self.indexer.run(paths, progress=self.progress, stop_event=stop_event)
+        return self.indexer.run(
+            paths, progress=self.progress, stop_event=stop_event, settle_s=settle_s
+        )
 
     def close(self) -> None:
         """Save the index if it is open, then release the encoder and the database."""

@@ -33,6 +33,7 @@ CONFIG_ENV = "EDGE_CONFIG"
 ENV_PREFIX = "EDGE_"
 IMPORT_MODES = ("auto", "ask")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+WATCH_MODES = ("auto", "poll", "off")  # auto: inotify, polling where it cannot work
 # Pillow's own decompression-bomb *error* limit (2 x MAX_IMAGE_PIXELS): ~179 MP.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
 
@@ -77,6 +78,10 @@ class Settings:
     guest_access: bool = False
     import_mode: str = "ask"
     log_level: str = "INFO"
+    library_roots: tuple[Path, ...] = ()  # extra photo folders indexed in place, read-only
+    watch_mode: str = "auto"  # auto (inotify, else polling) | poll | off
+    poll_interval_s: float = 300.0  # rescan period of roots that cannot be watched
+    watch_settle_s: float = 2.0  # a file must be unchanged this long before it is indexed
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -95,6 +100,7 @@ class Settings:
         for name in _DERIVED_PATHS:
             value = getattr(self, name)
             object.__setattr__(self, name, defaults[name] if value == DERIVED else Path(value))
+        object.__setattr__(self, "library_roots", tuple(Path(p) for p in self.library_roots))
         _validate(self)
 
     def ensure_dirs(self) -> None:
@@ -216,6 +222,14 @@ def _as_path(raw: Any) -> Path:
     return Path(text).expanduser()
 
 
+def _as_path_list(raw: Any) -> tuple[Path, ...]:
+    """TOML list of paths, or an ``os.pathsep``-separated string (``EDGE_LIBRARY_ROOTS``)."""
+    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise TypeError("expected a list of folders")
+    return tuple(_as_path(item) for item in items if not isinstance(item, str) or item.strip())
+
+
 def _as_optional_str(raw: Any) -> str | None:
     text = _as_str(raw)
     return text or None
@@ -236,6 +250,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "guest_access": _as_bool,
     "import_mode": lambda raw: _as_str(raw).lower(),
     "log_level": lambda raw: _as_str(raw).upper(),
+    "library_roots": _as_path_list,
+    "watch_mode": lambda raw: _as_str(raw).lower(),
+    "poll_interval_s": _as_float,
+    "watch_settle_s": _as_float,
 }
 
 
@@ -258,6 +276,9 @@ def _validate(s: Settings) -> None:
         ),
         (s.log_level in LOG_LEVELS, f"log_level must be one of {LOG_LEVELS}, got {s.log_level!r}"),
         (bool(s.host), "host must not be empty"),
+        (s.watch_mode in WATCH_MODES, f"watch_mode must be one of {WATCH_MODES}, got {s.watch_mode!r}"),
+        (s.poll_interval_s >= 1.0, f"poll_interval_s must be >= 1, got {s.poll_interval_s}"),
+        (0.0 <= s.watch_settle_s <= 600, f"watch_settle_s must be in 0..600, got {s.watch_settle_s}"),
     ]
     for ok, message in checks:
         if not ok:

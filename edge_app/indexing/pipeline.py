@@ -42,10 +42,11 @@ from PIL import Image
 
 from edge_app.errors import ImageDecodeError, LibraryError
 from edge_app.failpoints import failpoint
-from edge_app.indexing import scanner
+from edge_app.indexing import root_scan, scanner
 from edge_app.indexing.imaging import DecodedImage, decode_image, thumbnail_path, write_thumbnail
 from edge_app.indexing.progress import IndexReport, Progress
 from edge_app.indexing.scanner import Diff, ScannedFile, ScanResult
+from edge_app.library.records import KnownFile
 from edge_app.library.store import Library, PhotoMeta
 from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
@@ -123,18 +124,20 @@ class Indexer:
         paths: Sequence[Path] | None = None,
         progress: Progress | None = None,
         stop_event: threading.Event | None = None,
+        settle_s: float = 0.0,
     ) -> IndexReport:
         """Bring the library in line with disk (all of it, or ``paths`` inside it).
 
         ``stop_event`` set (SIGTERM) = finish the current batch, commit, save, return
         with ``stopped=True``. Raises `PathOutsideLibraryError` for paths outside the
-        library and `LibraryError`/`VectorIndexError` when storage fails.
+        library and `LibraryError`/`VectorIndexError` when storage fails. ``settle_s`` > 0
+        (the watcher) defers files modified more recently than that: maybe still growing.
         """
         if not self._run_lock.acquire(blocking=False):
             raise LibraryError("an indexing run is already in progress: wait for it to finish")
         progress = progress or Progress()
         try:
-            return self._run(paths, progress, stop_event or threading.Event())
+            return self._run(paths, progress, stop_event or threading.Event(), settle_s)
         except BaseException as exc:
             progress.finish("failed", message=str(exc))
             raise
@@ -142,17 +145,22 @@ class Indexer:
             self._run_lock.release()
 
     def _run(
-        self, paths: Sequence[Path] | None, progress: Progress, stop: threading.Event
+        self,
+        paths: Sequence[Path] | None,
+        progress: Progress,
+        stop: threading.Event,
+        settle_s: float,
     ) -> IndexReport:
         started = time.monotonic()
         report = IndexReport(bundle_id=self.encoder.bundle_id)
         progress.start("scanning")
-        found = scanner.scan(self.settings.library_dir, paths)
+        scans = root_scan.scan_roots(self.library, self.settings, self.store, paths, settle_s)
         failpoint("after-scan", 0)
-        report.scanned = len(found.files)
-        report.skipped = [(s.path, s.reason) for s in found.skipped]
+        report.scanned = sum(len(s.result.files) for s in scans)
+        report.skipped = [(k.path, k.reason) for s in scans for k in s.result.skipped]
+        report.deferred = sum(s.deferred for s in scans)
         with ThreadPoolExecutor(self.settings.decode_workers, "edge-decode") as pool:
-            todo = self._plan(found, pool, report)
+            todo = [f for s in scans for f in self._plan(s.result, s.known, pool, report)]
             progress.set_total(len(todo))
             self._encode_all(todo, _Run(pool, progress, stop, report))
         self._save_index()
@@ -163,11 +171,17 @@ class Indexer:
 
     # ------------------------------------------------------------------ planning
     def _plan(
-        self, found: ScanResult, pool: ThreadPoolExecutor, report: IndexReport
+        self,
+        found: ScanResult,
+        known: dict[str, KnownFile],
+        pool: ThreadPoolExecutor,
+        report: IndexReport,
     ) -> list[ScannedFile]:
-        """Apply moves, touches and deletions; return the files that need the encoder."""
-        d = scanner.diff(found, self.library.known_files(), self.encoder.bundle_id)
-        report.unchanged, report.new, report.changed = d.unchanged, len(d.new), len(d.changed)
+        """Apply moves, touches and deletions in one root; return the files to encode."""
+        d = scanner.diff(found, known, self.encoder.bundle_id)
+        report.unchanged += d.unchanged
+        report.new += len(d.new)
+        report.changed += len(d.changed)
         hashes = self._hash_all(pool, [*d.maybe_moved, *(f for _, f in d.maybe_touched)])
         todo = [*d.changed, *d.stale, *d.new]
         todo += self._apply_touches(d, hashes, report)

@@ -140,6 +140,7 @@ class IndexReport:
     deleted: int = 0
     encoded: int = 0
     batches: int = 0
+    deferred: int = 0  # files still being written: indexed on a later pass
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     stopped: bool = False

@@ -98,7 +98,43 @@ def _v2_imports_and_filters(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photos_bundle ON photos(bundle_id, status)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_photos_and_meta, _v2_imports_and_filters)
+def _v3_photo_roots(conn: sqlite3.Connection) -> None:
+    """Photo roots indexed in place; ``photos.root_id`` is derived from the rel_path key.
+
+    Photos of an extra root are keyed ``.roots/<id>/<path in root>`` (a hidden folder
+    name the managed-library scanner never produces), so ``photos.rel_path`` stays the one
+    UNIQUE key: dropping that v1 constraint would mean rebuilding ``photos``, and with
+    foreign keys on, a DROP TABLE cascades into every table that references it. Existing
+    rows keep their key and belong to root 1, the managed library.
+    """
+    conn.execute(
+        """CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT UNIQUE,
+            source TEXT NOT NULL CHECK (source IN ('library', 'config', 'user')),
+            online INTEGER NOT NULL DEFAULT 1,
+            last_scan_at TEXT,
+            last_error TEXT,
+            added_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        "INSERT INTO roots (id, path, source, added_at) "
+        "VALUES (1, NULL, 'library', strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))"
+    )
+    conn.execute(
+        "ALTER TABLE photos ADD COLUMN root_id INTEGER GENERATED ALWAYS AS ("
+        "CASE WHEN substr(rel_path, 1, 7) = '.roots/' "
+        "THEN CAST(substr(rel_path, 8) AS INTEGER) ELSE 1 END) VIRTUAL"
+    )
+    conn.execute("CREATE INDEX idx_photos_root ON photos(root_id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_photos_and_meta,
+    _v2_imports_and_filters,
+    _v3_photo_roots,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
+from edge_app.library.roots import OFFLINE_SQL, RootLog
 from edge_app.library.records import (
     PHOTO_STATUSES,
     ImportFile,
@@ -82,7 +83,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(ImportLog):
+class Library(RootLog, ImportLog):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -245,7 +246,7 @@ class Library(ImportLog):
         while True:
             rows = self._rows(
                 "SELECT id, embedding FROM photos WHERE status = 'indexed' AND bundle_id = ? "
-                "AND embedding IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+                f"AND embedding IS NOT NULL AND {OFFLINE_SQL} AND id > ? ORDER BY id LIMIT ?",
                 [bundle_id, last, batch_size],
             )
             if not rows:
@@ -258,7 +259,8 @@ class Library(ImportLog):
 
     def count_embeddings(self, bundle_id: str) -> int:
         rows = self._rows(
-            "SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed' AND bundle_id = ? AND embedding IS NOT NULL",
+            "SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed' AND bundle_id = ? "
+            f"AND embedding IS NOT NULL AND {OFFLINE_SQL}",
             [bundle_id],
         )
         return int(rows[0]["n"])
@@ -313,7 +315,7 @@ class Library(ImportLog):
 
 def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     """SQL condition + named params for a `PhotoFilter` ("1" when empty)."""
-    parts: list[str] = ["1"]
+    parts: list[str] = [OFFLINE_SQL]  # photos of an unplugged root are not shown
     params: dict[str, Any] = {}
     if flt.taken_from is not None:
         parts.append("taken_at >= :taken_from")

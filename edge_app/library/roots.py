@@ -1,0 +1,166 @@
+"""Photo-root SQL of the library: folders indexed in place, and which are online.
+
+Why a key prefix: a photo of an extra root is stored under the key
+``.roots/<root id>/<path inside the root>`` in ``photos.rel_path`` (the managed library,
+root 1, keeps plain keys). The managed-library scanner never yields a hidden folder, so
+the namespaces cannot collide, ``rel_path`` stays the one UNIQUE key every existing
+statement relies on, and ``photos.root_id`` is a generated column derived from it
+(schema v3), so no write path has to learn about roots.
+
+Offline roots keep their rows and embeddings; `OFFLINE_SQL` keeps them out of the
+embeddings the vector index is built from and out of the gallery/filter queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_app.errors import LibraryError, NotFoundError
+from edge_app.library.connection import SqliteStore
+from edge_app.library.records import KnownFile, utc_now
+
+LIBRARY_ROOT_ID = 1
+KEY_PREFIX = ".roots/"
+ROOT_SOURCES = ("library", "config", "user")
+#: SQL condition (on ``photos``) true for photos whose root is online.
+OFFLINE_SQL = "root_id NOT IN (SELECT id FROM roots WHERE online = 0)"
+
+
+@dataclass(frozen=True)
+class Root:
+    """One row of ``roots``; ``path`` is None for the managed library (follows settings)."""
+
+    id: int
+    path: Path | None
+    source: str
+    online: bool
+    last_scan_at: str | None
+    last_error: str | None
+    added_at: str
+    photos: int = 0
+
+    @property
+    def is_library(self) -> bool:
+        return self.id == LIBRARY_ROOT_ID
+
+
+def key_prefix(root_id: int) -> str:
+    """The ``rel_path`` prefix of a root's photos ("" for the managed library)."""
+    return "" if root_id == LIBRARY_ROOT_ID else f"{KEY_PREFIX}{root_id}/"
+
+
+def to_key(root_id: int, rel: str) -> str:
+    """Library key of ``rel`` (POSIX, relative to the root); "" means the root itself."""
+    prefix = key_prefix(root_id)
+    return (prefix + rel) if rel else prefix.rstrip("/")
+
+
+def split_key(key: str) -> tuple[int, str]:
+    """(root id, path inside the root) of a library key."""
+    if not key.startswith(KEY_PREFIX):
+        return LIBRARY_ROOT_ID, key
+    number, _, rest = key[len(KEY_PREFIX) :].partition("/")
+    if not number.isdigit():
+        raise LibraryError(f"damaged photo key {key!r}: expected .roots/<id>/<path>")
+    return int(number), rest
+
+
+class RootLog(SqliteStore):
+    """The ``roots`` table and per-root photo queries (part of `Library`)."""
+
+    def list_roots(self) -> list[Root]:
+        """Every root with its photo count, the managed library first."""
+        counts = {
+            int(r["root_id"]): int(r["n"])
+            for r in self._rows("SELECT root_id, COUNT(*) AS n FROM photos GROUP BY root_id")
+        }
+        rows = self._rows("SELECT * FROM roots ORDER BY id")
+        return [_root(r, counts.get(int(r["id"]), 0)) for r in rows]
+
+    def get_root(self, root_id: int) -> Root:
+        for root in self.list_roots():
+            if root.id == root_id:
+                return root
+        raise NotFoundError(f"photo root {root_id} does not exist (see `edge-app roots list`)")
+
+    def add_root(self, path: Path, source: str) -> Root:
+        """Register a folder (already validated by `edge_app.indexing.roots`)."""
+        if source not in ROOT_SOURCES[1:]:
+            raise LibraryError(f"root source must be config or user, got {source!r}")
+        with self.transaction():
+            row = self._exec(
+                "INSERT INTO roots (path, source, added_at) VALUES (?, ?, ?) RETURNING id",
+                [str(path), source, utc_now()],
+            ).fetchone()
+        return self.get_root(int(row[0]))
+
+    def set_root_source(self, root_id: int, source: str) -> None:
+        with self.transaction():
+            self._exec("UPDATE roots SET source = ? WHERE id = ?", [source, root_id])
+
+    def remove_root(self, root_id: int) -> list[int]:
+        """Forget a root and its photos; returns the deleted photo ids (for FAISS)."""
+        if root_id == LIBRARY_ROOT_ID:
+            raise LibraryError("the managed library is always a root and cannot be removed")
+        with self.transaction():
+            ids = self.root_photo_ids(root_id)
+            self._exec("DELETE FROM photos WHERE root_id = ?", [root_id])
+            if self._exec("DELETE FROM roots WHERE id = ?", [root_id]).rowcount == 0:
+                raise NotFoundError(f"photo root {root_id} does not exist")
+            self._bump_generation()
+        return ids
+
+    def set_root_online(self, root_id: int, online: bool, error: str | None = None) -> bool:
+        """Record presence; returns True when it changed (the vector index must follow).
+
+        A change bumps the index generation: offline photos leave the vector index.
+        """
+        with self.transaction():
+            cur = self._exec(
+                "UPDATE roots SET online = ?, last_error = ? WHERE id = ? AND online != ?",
+                [int(online), error, root_id, int(online)],
+            )
+            changed = cur.rowcount > 0
+            if not changed:
+                self._exec("UPDATE roots SET last_error = ? WHERE id = ?", [error, root_id])
+            else:
+                self._bump_generation()
+        return changed
+
+    def mark_root_scanned(self, root_id: int) -> None:
+        with self.transaction():
+            self._exec("UPDATE roots SET last_scan_at = ? WHERE id = ?", [utc_now(), root_id])
+
+    def root_photo_ids(self, root_id: int, bundle_id: str | None = None) -> list[int]:
+        """Ids of a root's photos; with ``bundle_id``, only those embedded by it."""
+        sql = "SELECT id FROM photos WHERE root_id = ?"
+        params: list[Any] = [root_id]
+        if bundle_id is not None:
+            sql += " AND status = 'indexed' AND embedding IS NOT NULL AND bundle_id = ?"
+            params.append(bundle_id)
+        return [int(r["id"]) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def known_files_in_root(self, root_id: int) -> dict[str, KnownFile]:
+        """`known_files` restricted to one root (what that root's scan is diffed against)."""
+        rows = self._rows(
+            "SELECT id, rel_path, size, mtime_ns, sha256, status, bundle_id FROM photos "
+            "WHERE root_id = ?",
+            [root_id],
+        )
+        return {r["rel_path"]: KnownFile(**r) for r in rows}
+
+
+def _root(row: dict[str, Any], photos: int) -> Root:
+    path = row["path"]
+    return Root(
+        id=int(row["id"]),
+        path=None if path is None else Path(path),
+        source=row["source"],
+        online=bool(row["online"]),
+        last_scan_at=row["last_scan_at"],
+        last_error=row["last_error"],
+        added_at=row["added_at"],
+        photos=photos,
+    )
