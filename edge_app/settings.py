@@ -276,9 +276,15 @@ def _validate(s: Settings) -> None:
         ),
         (s.log_level in LOG_LEVELS, f"log_level must be one of {LOG_LEVELS}, got {s.log_level!r}"),
         (bool(s.host), "host must not be empty"),
-        (s.watch_mode in WATCH_MODES, f"watch_mode must be one of {WATCH_MODES}, got {s.watch_mode!r}"),
+        (
+            s.watch_mode in WATCH_MODES,
+            f"watch_mode must be one of {WATCH_MODES}, got {s.watch_mode!r}",
+        ),
         (s.poll_interval_s >= 1.0, f"poll_interval_s must be >= 1, got {s.poll_interval_s}"),
-        (0.0 <= s.watch_settle_s <= 600, f"watch_settle_s must be in 0..600, got {s.watch_settle_s}"),
+        (
+            0.0 <= s.watch_settle_s <= 600,
+            f"watch_settle_s must be in 0..600, got {s.watch_settle_s}",
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -7,6 +7,8 @@ indexer share the loaded encoder, the SQLite library and the FAISS index through
 * main thread: waitress (production WSGI server) serving `webui.create_app`;
 * ``edge-jobs`` thread: a small FIFO of jobs (re-index requests, later USB imports), run
   one at a time, so two indexing runs never fight over the writer connection;
+* ``edge-watch`` thread (`edge_app.watch`): follows the photo roots and only *submits*
+  ``watch-index``/``rescan`` jobs, so the job thread stays the one writer;
 * ``edge-watchdog`` thread (only under systemd): WATCHDOG=1 pings and STATUS= lines.
 
 SIGTERM/SIGINT: stop accepting jobs, ask the running job to stop (the indexer checkpoints
@@ -273,6 +275,7 @@ def serve(settings: Settings) -> int:
     import waitress
 
     from edge_app.context import AppContext
+    from edge_app.watch.service import WatchService
     from webui.app import create_app
     from webui.state import attach_jobs
 
@@ -282,14 +285,17 @@ def serve(settings: Settings) -> int:
     settings.ensure_dirs()
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
-    jobs = JobQueue({"reindex": _reindex_handler(ctx)}, threading.Event())
+    watch = WatchService(ctx)
+    jobs = JobQueue({"reindex": _reindex_handler(ctx), **watch.handlers()}, threading.Event())
     attach_jobs(app, jobs)
+    app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=6)
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
     worker.start()
     jobs.submit("reindex")
+    watch.start(jobs.submit)
     notifier = Notifier()
     done = threading.Event()
     threading.Thread(
@@ -311,6 +317,7 @@ def serve(settings: Settings) -> int:
         notifier.notify("STOPPING=1")
         done.set()
         server.close()
+        watch.close()
         _shutdown(ctx, jobs, worker)
     return 0
 

@@ -174,7 +174,9 @@ def _absolute(path: Path) -> Path:
         return path
 
 
-def locate(paths: Sequence[Path], roots: Sequence[Root], settings: Settings) -> dict[int, list[Path]]:
+def locate(
+    paths: Sequence[Path], roots: Sequence[Root], settings: Settings
+) -> dict[int, list[Path]]:
     """Group requested paths by the root holding them (links resolved first).
 
     Raises `PathOutsideLibraryError` for a path in no root: a symbolic link that leads
@@ -185,7 +187,9 @@ def locate(paths: Sequence[Path], roots: Sequence[Root], settings: Settings) -> 
         try:
             real = Path(requested).resolve(strict=True)
         except (OSError, RuntimeError) as exc:
-            raise PathOutsideLibraryError(f"{requested} does not exist or cannot be resolved") from exc
+            raise PathOutsideLibraryError(
+                f"{requested} does not exist or cannot be resolved"
+            ) from exc
         root = _holder(real, roots, settings)
         if root is None:
             raise PathOutsideLibraryError(

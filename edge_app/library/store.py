@@ -28,7 +28,6 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
-from edge_app.library.roots import OFFLINE_SQL, RootLog
 from edge_app.library.records import (
     PHOTO_STATUSES,
     ImportFile,
@@ -46,6 +45,7 @@ from edge_app.library.records import (
     to_blob,
     utc_now,
 )
+from edge_app.library.roots import OFFLINE_SQL, RootLog
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Follow the photo roots: inotify (or polling) events -> debounced index jobs."""

@@ -1,0 +1,88 @@
+"""Glue between the daemon's job queue, the root watcher and the indexer.
+
+Why a separate class: the watcher must never write (the indexer thread is the one
+writer), so it only *submits* jobs; the job handlers defined here run on the daemon's
+job thread and call the indexer with the watcher's settle time, so files still being
+written are deferred, then looked at again (`RootWatcher.remind`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_app.errors import PathOutsideLibraryError
+from edge_app.indexing.progress import IndexReport
+from edge_app.indexing.roots import locate
+from edge_app.watch.watcher import RootWatcher
+from engines.closing import Closing
+
+if TYPE_CHECKING:
+    from edge_app.context import AppContext
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[threading.Event, Mapping[str, Any]], Any]
+SubmitJob = Callable[..., Any]
+
+WATCH_JOB = "watch-index"
+RESCAN_JOB = "rescan"
+
+
+class WatchService(Closing):
+    """Owns the `RootWatcher` of a running daemon and its two job kinds."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.watcher: RootWatcher | None = None
+
+    def handlers(self) -> dict[str, JobHandler]:
+        """Job kinds to register in the daemon's `JobQueue`."""
+        return {WATCH_JOB: self._index_paths, RESCAN_JOB: self._rescan}
+
+    def start(self, submit_job: SubmitJob) -> RootWatcher:
+        """Start following every root; changes become ``submit_job(kind, **params)``."""
+
+        def submit(paths: list[Path] | None) -> None:
+            if paths is None:
+                submit_job(RESCAN_JOB)
+            else:
+                submit_job(WATCH_JOB, paths=sorted(str(p) for p in paths))
+
+        self.watcher = RootWatcher(self.ctx.settings, self.ctx.reader.list_roots, submit)
+        self.watcher.start()
+        return self.watcher
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()
+
+    def _rescan(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
+        return self.ctx.index_library(None, stop, settle_s=self.ctx.settings.watch_settle_s)
+
+    def _index_paths(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
+        paths = [Path(p) for p in params["paths"]]
+        scopes = self._existing(paths)
+        settle = self.ctx.settings.watch_settle_s
+        report = self.ctx.index_library(scopes, stop, settle_s=settle)
+        if report.deferred and self.watcher is not None:
+            self.watcher.remind(paths)
+        return report
+
+    def _existing(self, paths: list[Path]) -> list[Path] | None:
+        """Folders gone by now are replaced by their nearest existing parent; a path
+        whose root itself is gone means "rescan everything" (None): that marks it offline."""
+        out: list[Path] = []
+        for path in paths:
+            while not path.exists() and path != path.parent:
+                path = path.parent
+            out.append(path)
+        try:
+            locate(out, self.ctx.library.list_roots(), self.ctx.settings)
+        except PathOutsideLibraryError:
+            log.info("event=watch_root_gone paths=%s: rescanning every root", paths)
+            return None
+        return out
