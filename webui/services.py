@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from edge_app.errors import ImageDecodeError, NotFoundError, PathOutsideLibraryError, QueryError
+from edge_app.errors import ImageDecodeError, QueryError
 from edge_app.library.store import Photo, PhotoFilter
 
 if TYPE_CHECKING:
@@ -172,15 +172,10 @@ def photo_info(ctx: AppContext, photo_id: int) -> PhotoInfo:
 
 
 def photo_path(ctx: AppContext, photo_id: int) -> Path:
-    """The photo's file, proven to lie inside the library root (links included)."""
-    photo = ctx.reader.get_photo(photo_id)
-    root = ctx.settings.library_dir.resolve()
-    path = (root / photo.rel_path).resolve()
-    if not path.is_relative_to(root):
-        raise PathOutsideLibraryError(f"photo {photo_id} points outside the library")
-    if not path.is_file():
-        raise NotFoundError(f"the file of photo {photo_id} is gone; re-index the library")
-    return path
+    """The photo's file, proven to lie inside its photo root (links included)."""
+    from edge_app.indexing.roots import photo_file
+
+    return photo_file(ctx.reader, ctx.settings, ctx.reader.get_photo(photo_id).rel_path)
 
 
 @functools.cache

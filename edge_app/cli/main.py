@@ -27,6 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
+from edge_app.cli import roots as roots_cli
 from edge_app.errors import (
     ConfigError,
     EdgeError,
@@ -165,7 +166,7 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 # ------------------------------------------------------------------------------ index
 def _index_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="*", type=Path, help="folders/files inside the library")
+    p.add_argument("paths", nargs="*", type=Path, help="folders/files inside a photo root")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -364,6 +365,7 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "status", "library, bundle and index status (loads no model)", _status_args, _status
     ),
+    Subcommand("roots", "list, add or remove photo roots (indexed in place)", roots_cli.roots_args, roots_cli.roots),
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
     Subcommand("serve", "run the daemon: web UI, API and indexer", appl.serve_args, appl.serve),
     Subcommand(

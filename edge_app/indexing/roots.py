@@ -212,10 +212,19 @@ def _holder(real: Path, roots: Sequence[Root], settings: Settings) -> Root | Non
 
 
 def photo_file(library: Library, settings: Settings, key: str) -> Path:
-    """The file on disk behind a photo key; `NotFoundError` when its root is gone."""
+    """The file behind a photo key, proven to lie inside its root (links included).
+
+    `NotFoundError` when the root is offline or the file is gone; `PathOutsideLibraryError`
+    when a link inside the root now leads out of it.
+    """
     root_id, rel = split_key(key)
     root = library.get_root(root_id)
-    base = root_path(root, settings)
+    base = root_path(root, settings).resolve()
     if root_id != LIBRARY_ROOT_ID and not root.online:
         raise NotFoundError(f"the photo root {base} is offline: plug in or mount it again")
-    return base / rel
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base):
+        raise PathOutsideLibraryError(f"{key} points outside its photo root {base}")
+    if not path.is_file():
+        raise NotFoundError(f"the file {path} is gone; re-index the library")
+    return path

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from edge_app.errors import PathOutsideLibraryError
 from edge_app.indexing.progress import IndexReport
-from edge_app.indexing.roots import locate
+from edge_app.indexing.roots import add_user_root, locate, remove_user_root
 from edge_app.watch.watcher import RootWatcher
 from engines.closing import Closing
 
@@ -30,6 +32,8 @@ SubmitJob = Callable[..., Any]
 
 WATCH_JOB = "watch-index"
 RESCAN_JOB = "rescan"
+ROOT_ADD_JOB = "root-add"
+ROOT_REMOVE_JOB = "root-remove"
 
 
 class WatchService(Closing):
@@ -41,7 +45,12 @@ class WatchService(Closing):
 
     def handlers(self) -> dict[str, JobHandler]:
         """Job kinds to register in the daemon's `JobQueue`."""
-        return {WATCH_JOB: self._index_paths, RESCAN_JOB: self._rescan}
+        return {
+            WATCH_JOB: self._index_paths,
+            RESCAN_JOB: self._rescan,
+            ROOT_ADD_JOB: self._add_root,
+            ROOT_REMOVE_JOB: self._remove_root,
+        }
 
     def start(self, submit_job: SubmitJob) -> RootWatcher:
         """Start following every root; changes become ``submit_job(kind, **params)``."""
@@ -59,6 +68,19 @@ class WatchService(Closing):
     def close(self) -> None:
         if self.watcher is not None:
             self.watcher.close()
+
+    def _add_root(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
+        """Web form: register (re-checked here, on the writer thread), then index it."""
+        root = add_user_root(self.ctx.library, self.ctx.settings, Path(params["path"]))
+        assert root.path is not None
+        return self.ctx.index_library([root.path], stop, settle_s=self.ctx.settings.watch_settle_s)
+
+    def _remove_root(self, stop: threading.Event, params: Mapping[str, Any]) -> int:
+        """Web form: forget a root's photos (rows, vectors); its folder is never touched."""
+        _, ids = remove_user_root(self.ctx.library, str(params["root"]))
+        self.ctx.store.current().remove(np.asarray(ids, dtype=np.int64))
+        self.ctx.store.save_current(self.ctx.library.index_generation())
+        return len(ids)
 
     def _rescan(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
         return self.ctx.index_library(None, stop, settle_s=self.ctx.settings.watch_settle_s)

@@ -185,8 +185,10 @@ class RootWatcher(Closing):
         if before is not None and before.mode != "offline":
             return False
         self._set(self._watch(root.id, base))
-        if (before is not None or not root.online) and not root.is_library:
-            self._submit(None)  # back: the rescan brings it online without re-encoding
+        if (before is not None or not root.online or root.last_scan_at is None) and (
+            not root.is_library
+        ):
+            self._submit(None)  # new, or back: the rescan brings it online, nothing re-encoded
         return True
 
     # --------------------------------------------------------------- observers
