@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_app.errors import PathOutsideLibraryError
 from edge_app.indexing.progress import IndexReport
-from edge_app.indexing.roots import add_user_root, locate, remove_user_root
+from edge_app.indexing.roots import add_user_root, locate, remove_user_root, root_path
 from edge_app.watch.watcher import RootWatcher
 from engines.closing import Closing
 
@@ -73,7 +73,7 @@ class WatchService(Closing):
         """Web form: register (re-checked here, on the writer thread), then index it."""
         root = add_user_root(self.ctx.library, self.ctx.settings, Path(params["path"]))
         assert root.path is not None
-        return self.ctx.index_library([root.path], stop, settle_s=self.ctx.settings.watch_settle_s)
+        return self._index([root.path], stop, [root.path])
 
     def _remove_root(self, stop: threading.Event, params: Mapping[str, Any]) -> int:
         """Web form: forget a root's photos (rows, vectors); its folder is never touched."""
@@ -83,15 +83,20 @@ class WatchService(Closing):
         return len(ids)
 
     def _rescan(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
-        return self.ctx.index_library(None, stop, settle_s=self.ctx.settings.watch_settle_s)
+        roots = [root_path(r, self.ctx.settings) for r in self.ctx.library.list_roots()]
+        return self._index(None, stop, roots)
 
     def _index_paths(self, stop: threading.Event, params: Mapping[str, Any]) -> IndexReport:
         paths = [Path(p) for p in params["paths"]]
-        scopes = self._existing(paths)
-        settle = self.ctx.settings.watch_settle_s
-        report = self.ctx.index_library(scopes, stop, settle_s=settle)
+        return self._index(self._existing(paths), stop, paths)
+
+    def _index(
+        self, scopes: list[Path] | None, stop: threading.Event, remind: list[Path]
+    ) -> IndexReport:
+        """Index with the settle time; files still being written are looked at again."""
+        report = self.ctx.index_library(scopes, stop, settle_s=self.ctx.settings.watch_settle_s)
         if report.deferred and self.watcher is not None:
-            self.watcher.remind(paths)
+            self.watcher.remind(remind)
         return report
 
     def _existing(self, paths: list[Path]) -> list[Path] | None:

@@ -146,14 +146,22 @@ class RootWatcher(Closing):
         due = self.debouncer.due()
         if not due:
             return
+        if any(not self._base_of(f) for f in due):
+            self._sync_roots()  # a root added a moment ago
         scopes: list[Path] = []
         for root_id, base in list(self._bases.items()):
             mine = [f for f in due if f.is_relative_to(base)]
             if mine and self._states[root_id].mode != "offline":
                 scopes += collapse(mine, base)
+        for folder in due:
+            if not self._base_of(folder):
+                log.info("event=watch_ignored folder=%s reason=not in a watched root", folder)
         if scopes:
             log.info("event=watch_changes folders=%d", len(scopes))
             self._submit(scopes)
+
+    def _base_of(self, folder: Path) -> bool:
+        return any(folder.is_relative_to(b) for b in list(self._bases.values()))
 
     def _sync_roots(self) -> None:
         """Start/stop watches as roots are added, removed, unplugged or plugged back."""

@@ -143,7 +143,9 @@ def test_root_renamed_away_goes_offline_and_back_without_reencoding(
         assert states[rid] == "watching"
 
 
-def test_two_thousand_files_at_once_are_batched(tmp_path: Path, tiny_bundle: Path, root: Path) -> None:
+def test_two_thousand_files_at_once_are_batched(
+    tmp_path: Path, tiny_bundle: Path, root: Path
+) -> None:
     settings = _settings(tmp_path, tiny_bundle, root, batch_size=64)
     with running(settings) as run:
         rid = run.ctx.library.list_roots()[1].id
@@ -160,7 +162,9 @@ def test_two_thousand_files_at_once_are_batched(tmp_path: Path, tiny_bundle: Pat
         assert sum(r.batches for r in watch_runs) >= 2000 // 64  # encoded in batches
 
 
-def test_polling_fallback_when_watching_is_off(tmp_path: Path, tiny_bundle: Path, root: Path) -> None:
+def test_polling_fallback_when_watching_is_off(
+    tmp_path: Path, tiny_bundle: Path, root: Path
+) -> None:
     settings = _settings(tmp_path, tiny_bundle, root, watch_mode="poll", poll_interval_s=1.0)
     with running(settings) as run:
         rid = run.ctx.library.list_roots()[1].id
