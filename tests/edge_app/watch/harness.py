@@ -67,7 +67,7 @@ class Running:
             time.sleep(self.ctx.settings.watch_settle_s + 0.5)
         self.wait(self.idle, timeout, "the watcher and jobs to go idle")
 
-    def keys(self, status: str = "indexed") -> dict[str, int]:
+    def photos(self, status: str = "indexed") -> dict[str, int]:
         return {k: f.id for k, f in self.ctx.library.known_files().items() if f.status == status}
 
     @property

@@ -54,9 +54,9 @@ def test_root_indexed_in_place_bytes_and_mtimes_unchanged(
     before = _fingerprint(root)
     with running(_settings(tmp_path, tiny_bundle, root)) as run:
         rid = run.ctx.library.list_roots()[1].id
-        assert set(run.keys()) == {to_key(rid, k) for k in before}
+        assert set(run.photos()) == {to_key(rid, k) for k in before}
         write_jpeg(root / "2024" / "new.jpg", seed=99)
-        run.wait(lambda: to_key(rid, "2024/new.jpg") in run.keys(), what="new photo indexed")
+        run.wait(lambda: to_key(rid, "2024/new.jpg") in run.photos(), what="new photo indexed")
         run.settle()
         after = _fingerprint(root)
     assert {k: v for k, v in after.items() if k != "2024/new.jpg"} == before
@@ -76,14 +76,14 @@ def test_slowly_copied_file_indexed_once_and_complete(
                 fp.flush()
                 time.sleep(0.3)  # shorter than the settle time: still "being written"
         key = to_key(rid, "incoming.jpg")
-        run.wait(lambda: key in run.keys(), what="slow copy indexed")
+        run.wait(lambda: key in run.photos(), what="slow copy indexed")
         run.settle()
         photo = run.ctx.library.find_by_rel_path(key)
         assert photo is not None and photo.status == "indexed"
         assert photo.size == len(data)
         assert photo.sha256 == hashlib.sha256(data).hexdigest()
         assert run.encoded == 1  # indexed exactly once, never half-written
-        assert not run.keys("error")
+        assert not run.photos("error")
 
 
 def test_move_inside_root_keeps_id_and_embedding(
@@ -92,13 +92,13 @@ def test_move_inside_root_keeps_id_and_embedding(
     with running(_settings(tmp_path, tiny_bundle, root)) as run:
         rid = run.ctx.library.list_roots()[1].id
         old_key, new_key = to_key(rid, "2024/img_1.jpg"), to_key(rid, "moved/elsewhere.jpg")
-        photo_id = run.keys()[old_key]
+        photo_id = run.photos()[old_key]
         vector = run.ctx.library.get_embedding(photo_id)
         (root / "moved").mkdir()
         (root / "2024" / "img_1.jpg").rename(root / "moved" / "elsewhere.jpg")
-        run.wait(lambda: new_key in run.keys(), what="move seen")
+        run.wait(lambda: new_key in run.photos(), what="move seen")
         run.settle()
-        assert run.keys()[new_key] == photo_id and old_key not in run.keys()
+        assert run.photos()[new_key] == photo_id and old_key not in run.photos()
         assert np.array_equal(run.ctx.library.get_embedding(photo_id), vector)
         assert run.encoded == 0
 
@@ -107,12 +107,12 @@ def test_deletion_removes_photo(tmp_path: Path, tiny_bundle: Path, root: Path) -
     with running(_settings(tmp_path, tiny_bundle, root)) as run:
         rid = run.ctx.library.list_roots()[1].id
         key = to_key(rid, "2024/img_2.jpg")
-        photo_id = run.keys()[key]
+        photo_id = run.photos()[key]
         (root / "2024" / "img_2.jpg").unlink()
-        run.wait(lambda: key not in run.keys(), what="deletion seen")
+        run.wait(lambda: key not in run.photos(), what="deletion seen")
         run.settle()
         assert photo_id not in set(run.ctx.store.current().ids().tolist())
-        assert len(run.keys()) == 3
+        assert len(run.photos()) == 3
 
 
 def test_root_renamed_away_goes_offline_and_back_without_reencoding(
@@ -121,7 +121,7 @@ def test_root_renamed_away_goes_offline_and_back_without_reencoding(
     with running(_settings(tmp_path, tiny_bundle, root)) as run:
         lib, store = run.ctx.library, run.ctx.store
         rid = lib.list_roots()[1].id
-        ids = sorted(run.keys().values())
+        ids = sorted(run.photos().values())
         vector = lib.get_embedding(ids[0])
         assert vector is not None
         away = root.with_name("photos-unplugged")
@@ -129,7 +129,7 @@ def test_root_renamed_away_goes_offline_and_back_without_reencoding(
         run.wait(lambda: not lib.get_root(rid).online, what="root offline")
         run.settle()
         assert "missing" in (lib.get_root(rid).last_error or "")
-        assert sorted(run.keys().values()) == ids  # rows and embeddings kept
+        assert sorted(run.photos().values()) == ids  # rows and embeddings kept
         assert not set(ids) & set(store.current().ids().tolist())  # out of search
         hits = run.ctx.search.search_vector(vector, limit=10)
         assert not {h.photo_id for h in hits} & set(ids)
@@ -154,7 +154,7 @@ def test_two_thousand_files_at_once_are_batched(
             write_jpeg(staging / f"b_{i:04d}.jpg", seed=1000 + i, size=8)
         staging.rename(root / "burst")  # dropped at once
         want = {to_key(rid, f"burst/b_{i:04d}.jpg") for i in range(2000)}
-        run.wait(lambda: want <= set(run.keys()), timeout=600, what="2000 photos indexed")
+        run.wait(lambda: want <= set(run.photos()), timeout=600, what="2000 photos indexed")
         run.settle()
         watch_runs = [r for kind, r in run.reports if kind != "reindex"]
         assert sum(r.new for r in watch_runs) == 2000
@@ -173,13 +173,13 @@ def test_polling_fallback_when_watching_is_off(
         write_jpeg(root / "polled.jpg", seed=5)
         old = time.time() - 60
         os.utime(root / "polled.jpg", (old, old))
-        run.wait(lambda: to_key(rid, "polled.jpg") in run.keys(), what="polled photo")
+        run.wait(lambda: to_key(rid, "polled.jpg") in run.photos(), what="polled photo")
         (root / "2024" / "img_0.jpg").unlink()
-        run.wait(lambda: to_key(rid, "2024/img_0.jpg") not in run.keys(), what="polled delete")
+        run.wait(lambda: to_key(rid, "2024/img_0.jpg") not in run.photos(), what="polled delete")
 
 
 def test_managed_library_is_watched_too(tmp_path: Path, tiny_bundle: Path, root: Path) -> None:
     with running(_settings(tmp_path, tiny_bundle, root)) as run:
         lib_dir = run.ctx.settings.library_dir
         shutil.copy2(write_jpeg(tmp_path / "x.jpg", seed=3), lib_dir / "dropped.jpg")
-        run.wait(lambda: "dropped.jpg" in run.keys(), what="library photo indexed")
+        run.wait(lambda: "dropped.jpg" in run.photos(), what="library photo indexed")
