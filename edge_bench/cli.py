@@ -98,6 +98,13 @@ def _add_pipeline(sub: Any) -> None:
     q.add_argument("--sizes", type=_ints, default=(10_000, 100_000))
     q.add_argument("--queries", type=int, default=50)
     q.add_argument("--out", type=Path, default=Path("bench-out"))
+    w = sub.add_parser("watch", help="no-change rescan of a photo root, watch-to-searchable")
+    w.add_argument("--bundle", type=Path, required=True)
+    w.add_argument("--prefer", help="backend or backend:precision")
+    w.add_argument("--photos", type=int, default=10_000, help="files in the root")
+    w.add_argument("--repeats", type=int, default=3, help="no-change rescans to time")
+    w.add_argument("--samples", type=int, default=5, help="new photos for the latency")
+    w.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quality": commands.quality,
         "index": commands.index,
         "query": commands.query,
+        "watch": commands.watch,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

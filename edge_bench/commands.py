@@ -163,3 +163,12 @@ def query(args: argparse.Namespace, command: str) -> list[Path]:
         "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
     )
     return _write_report(args.out, "query", payload, query_markdown, [png])
+
+
+def watch(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.watch_bench import run_watch, watch_markdown
+
+    results = run_watch(args.bundle, args.prefer, args.photos, args.repeats, args.samples, _log)
+    config = _config(args, "bundle", "prefer", "photos", "repeats", "samples")
+    payload = report.envelope("watch", command, config, results)
+    return _write_report(args.out, "watch", payload, watch_markdown, [])

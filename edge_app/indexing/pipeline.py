@@ -197,26 +197,22 @@ class Indexer:
     def _apply_touches(
         self, d: Diff, hashes: dict[str, str], report: IndexReport
     ) -> list[ScannedFile]:
-        """Same bytes, new mtime: keep the embedding, record the new mtime."""
+        """Same bytes, new mtime: keep row and embedding, record the new mtimes at once.
+
+        One transaction for all of them: a remounted disk whose mtimes all shifted
+        (FAT and daylight saving) must not cost one commit per photo.
+        """
         redo: list[ScannedFile] = []
+        touched: list[tuple[int, int]] = []
         for row, item in d.maybe_touched:
             if hashes.get(item.rel_path) != row.sha256:
                 redo.append(item)
                 report.changed += 1
                 continue
-            self._reuse_row(row.id, item)
+            touched.append((row.id, item.mtime_ns))
             report.unchanged += 1
+        self.library.set_mtimes(touched)
         return redo
-
-    def _reuse_row(self, photo_id: int, item: ScannedFile) -> None:
-        photo = self.library.get_photo(photo_id)
-        embedding = self.library.get_embedding(photo_id)
-        if embedding is None:
-            raise LibraryError(f"photo {photo_id} is marked indexed but has no embedding")
-        meta = PhotoMeta(**{k: getattr(photo, k) for k in _META_FIELDS})
-        meta = replace(meta, rel_path=item.rel_path, size=item.size, mtime_ns=item.mtime_ns)
-        ids = self.library.record_photos([(meta, embedding)], self.encoder.bundle_id)
-        self.store.current().add(np.asarray(ids), embedding.reshape(1, -1))
 
     def _apply_moves(
         self, d: Diff, hashes: dict[str, str], report: IndexReport
@@ -371,9 +367,6 @@ class Indexer:
     def _save_index(self) -> None:
         """Save FAISS tagged with the generation it now matches (single writer: exact)."""
         self.store.save_current(self.library.index_generation())
-
-
-_META_FIELDS = tuple(PhotoMeta.__dataclass_fields__)
 
 
 def _meta_from(meta: PhotoMeta, decoded: DecodedImage, thumb_path: str) -> PhotoMeta:

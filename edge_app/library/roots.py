@@ -142,6 +142,14 @@ class RootLog(SqliteStore):
             params.append(bundle_id)
         return [int(r["id"]) for r in self._rows(sql + " ORDER BY id", params)]
 
+    def set_mtimes(self, pairs: list[tuple[int, int]]) -> None:
+        """(photo id, mtime_ns) for files whose content hash proved them unchanged."""
+        if not pairs:
+            return
+        with self.transaction():
+            for photo_id, mtime_ns in pairs:
+                self._exec("UPDATE photos SET mtime_ns = ? WHERE id = ?", [mtime_ns, photo_id])
+
     def known_files_in_root(self, root_id: int) -> dict[str, KnownFile]:
         """`known_files` restricted to one root (what that root's scan is diffed against)."""
         rows = self._rows(
