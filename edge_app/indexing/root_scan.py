@@ -34,7 +34,7 @@ from edge_app.indexing import scanner
 from edge_app.indexing.roots import locate, root_path
 from edge_app.indexing.scanner import ScanResult, SkippedPath
 from edge_app.library.records import KnownFile
-from edge_app.library.roots import Root, to_key
+from edge_app.library.roots import Root, split_key, to_key
 from edge_app.library.store import Library
 from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
@@ -120,8 +120,27 @@ def _scan(
     )
     known = library.known_files_in_root(root.id)
     deferred = _defer_fresh(keyed, known, settle_s) if settle_s > 0 else 0
+    if paths:
+        keyed.scopes += _moved_away(keyed, known, root.id)
     library.mark_root_scanned(root.id)
     return RootScan(root, keyed, known, deferred)
+
+
+def _moved_away(result: ScanResult, known: dict[str, KnownFile], root_id: int) -> tuple[str, ...]:
+    """Rows outside the scanned folders whose file is gone and whose size matches a new
+    file: in scope for this run, so the diff can prove (by hash) that it moved here.
+
+    Why: a watcher job covers only the folders that changed, and inotify may report the
+    two ends of a move in separate batches; without this, a move whose destination is
+    seen first would become a new photo (new id) plus a deletion.
+    """
+    new_sizes = {f.size for f in result.files if f.rel_path not in known}
+    gone = []
+    for key, row in known.items():
+        candidate = row.size in new_sizes and not result.in_scope(key)
+        if candidate and not (result.root / split_key(key)[1]).exists():
+            gone.append(key)
+    return tuple(gone)
 
 
 def _defer_fresh(result: ScanResult, known: dict[str, KnownFile], settle_s: float) -> int:

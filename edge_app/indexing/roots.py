@@ -193,7 +193,7 @@ def locate(
         root = _holder(real, roots, settings)
         if root is None:
             raise PathOutsideLibraryError(
-                f"{requested} is outside every photo root: add its folder with "
+                f"{requested} is outside the library and every photo root: add its folder with "
                 "`edge-app roots add FOLDER` (indexed in place) or copy it in with `edge-app import`"
             )
         by_root.setdefault(root.id, []).append(real)

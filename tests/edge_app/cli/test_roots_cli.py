@@ -34,7 +34,7 @@ def test_roots_add_index_list_remove(
     code, out, _ = _run(capsys, *base, "index", str(card / "DCIM"), "--json")
     assert code == EXIT_OK and json.loads(out)["encoded"] == 3
     code, _, err = _run(capsys, *base, "index", str(tmp_path))
-    assert code == EXIT_USAGE and "outside every photo root" in err
+    assert code == EXIT_USAGE and "outside the library and every photo root" in err
 
     code, out, _ = _run(capsys, *base, "roots", "list", "--json")
     rows = {r["id"]: r for r in json.loads(out)}

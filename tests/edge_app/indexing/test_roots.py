@@ -206,9 +206,9 @@ def test_locate_refuses_paths_and_links_outside_every_root(
     (folder / "sneaky").symlink_to(outside)
     roots = library.list_roots()
     assert locate([folder / "p0.jpg"], roots, settings) == {root.id: [folder / "p0.jpg"]}
-    with pytest.raises(PathOutsideLibraryError, match="outside every photo root"):
+    with pytest.raises(PathOutsideLibraryError, match="outside the library and every photo root"):
         locate([outside / "p0.jpg"], roots, settings)
-    with pytest.raises(PathOutsideLibraryError, match="outside every photo root"):
+    with pytest.raises(PathOutsideLibraryError, match="outside the library and every photo root"):
         locate([folder / "sneaky" / "p0.jpg"], roots, settings)
 
 
@@ -261,3 +261,17 @@ def test_unmounted_root_goes_offline_and_nothing_is_lost(ctx: AppContext, tmp_pa
     report = ctx.index_library()
     assert ctx.library.get_root(rid).online
     assert (report.encoded, report.unchanged, len(ctx.store.current())) == (0, 3, 3)
+
+
+def test_scoped_run_of_a_move_destination_keeps_the_photo(ctx: AppContext, tmp_path: Path) -> None:
+    """The watcher may index the destination folder before it sees the source vanish."""
+    ctx.index_library()
+    rid = ctx.library.list_roots()[1].id
+    before = ctx.library.find_by_rel_path(to_key(rid, "p1.jpg"))
+    assert before is not None
+    (tmp_path / "nas" / "sorted").mkdir()
+    (tmp_path / "nas" / "p1.jpg").rename(tmp_path / "nas" / "sorted" / "p1.jpg")
+    report = ctx.index_library([tmp_path / "nas" / "sorted"])
+    assert (report.moved, report.deleted, report.encoded) == (1, 0, 0)
+    after = ctx.library.find_by_rel_path(to_key(rid, "sorted/p1.jpg"))
+    assert after is not None and after.id == before.id
