@@ -67,7 +67,8 @@ def test_slowly_copied_file_indexed_once_and_complete(
     tmp_path: Path, tiny_bundle: Path, root: Path
 ) -> None:
     data = jpeg_bytes(seed=7)
-    with running(_settings(tmp_path, tiny_bundle, root)) as run:
+    # pauses of 0.3 s, settle 1.5 s: margin for a loaded machine stretching a pause
+    with running(_settings(tmp_path, tiny_bundle, root, watch_settle_s=1.5)) as run:
         rid = run.ctx.library.list_roots()[1].id
         target = root / "incoming.jpg"
         with target.open("wb") as fp:
