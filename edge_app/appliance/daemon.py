@@ -294,7 +294,7 @@ def serve(settings: Settings) -> int:
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=6)
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
     worker.start()
-    jobs.submit("reindex")
+    jobs.submit("rescan")  # start-up scan of every root; files still being written wait
     watch.start(jobs.submit)
     notifier = Notifier()
     done = threading.Event()

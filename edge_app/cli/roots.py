@@ -30,6 +30,8 @@ def roots(args: argparse.Namespace, settings: Settings) -> int:
     from edge_app.indexing.roots import add_user_root, remove_user_root, sync_config_roots
     from edge_app.library.store import Library
 
+    if args.action == "list":
+        return _list(args, settings)
     with Library(settings.db_path) as library:
         sync_config_roots(library, settings)
         if args.action == "add":
@@ -43,6 +45,15 @@ def roots(args: argparse.Namespace, settings: Settings) -> int:
             print(f"removed root {root.id}: {root.path}; forgot {len(ids)} photos")
             print("(nothing in the folder was touched)")
             return 0
+    raise ValueError(f"unknown roots action {args.action!r}")
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    """Read-only: what the database and the running daemon say (changes nothing)."""
+    from edge_app.library.store import Library
+
+    opener = Library.open_reader if settings.db_path.is_file() else Library
+    with opener(settings.db_path) as library:
         rows = roots_status(settings, library)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -58,7 +69,8 @@ def roots_status(settings: Settings, library: Any) -> list[dict[str, Any]]:
     from edge_app.watch.watcher import read_status_file
 
     watch = read_status_file(settings.data_dir) or {"roots": []}
-    modes = {r["root_id"]: r for r in watch["roots"]}
+    alive = _alive(watch.get("pid"))
+    modes = {r["root_id"]: r for r in watch["roots"]} if alive else {}
     out = []
     for root in library.list_roots():
         mode = modes.get(root.id, {"mode": "not running", "reason": "the daemon is not running"})
@@ -71,6 +83,21 @@ def roots_status(settings: Settings, library: Any) -> list[dict[str, Any]]:
             }
         )  # fmt: skip
     return out
+
+
+def _alive(pid: Any) -> bool:
+    """Whether the daemon that wrote the watch status still runs (a stale file lies)."""
+    import os
+
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _line(row: dict[str, Any]) -> str:
