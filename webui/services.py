@@ -35,6 +35,7 @@ class Hit:
     score: float
     name: str
     folder: str
+    alt: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """API shape of a result (URLs are relative to the appliance)."""
@@ -128,6 +129,10 @@ class PhotoInfo:
     def name(self) -> str:
         return self.photo.rel_path.rpartition("/")[2]
 
+    @property
+    def alt(self) -> str:
+        return alt_text(self.photo)
+
     def to_json(self) -> dict[str, Any]:
         p = self.photo
         return {
@@ -149,6 +154,19 @@ class PhotoInfo:
             "file_url": f"/api/photos/{p.id}/file",
             "page_url": f"/photos/{p.id}",
         }
+
+
+def alt_text(p: Photo) -> str:
+    """What a screen reader says for a thumbnail: file name, date and place when known
+    (coordinates: the box is offline, so there is no place-name lookup)."""
+    parts = [p.rel_path.rpartition("/")[2]]
+    if p.taken_at:
+        parts.append(f"taken {p.taken_at:%-d %B %Y}")
+    if p.has_gps and p.gps_lat is not None and p.gps_lon is not None:
+        lat = f"{abs(p.gps_lat):.3f}° {'N' if p.gps_lat >= 0 else 'S'}"
+        lon = f"{abs(p.gps_lon):.3f}° {'E' if p.gps_lon >= 0 else 'W'}"
+        parts.append(f"at {lat}, {lon}")
+    return ", ".join(parts)
 
 
 def _details(p: Photo) -> list[tuple[str, str]]:
@@ -254,7 +272,13 @@ def _hits(ctx: AppContext, results: Any) -> list[Hit]:
     ranked = [(int(r.photo_id), float(r.score)) for r in results]
     photos = {p.id: p for p in ctx.reader.get_photos([i for i, _ in ranked])}
     return [
-        Hit(id=i, score=s, name=photos[i].rel_path.rpartition("/")[2], folder=photos[i].folder)
+        Hit(
+            id=i,
+            score=s,
+            name=photos[i].rel_path.rpartition("/")[2],
+            folder=photos[i].folder,
+            alt=alt_text(photos[i]),
+        )
         for i, s in ranked
         if i in photos
     ]
