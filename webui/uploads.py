@@ -70,9 +70,7 @@ def index_soon(state: WebState) -> dict[str, Any] | None:
 def save_files(state: WebState, files: Iterable[FileStorage]) -> list[UploadOutcome]:
     """Save every uploaded file; the per-file outcome says saved / duplicate / error."""
     reader = state.context.reader
-    saver = UploadSaver(
-        state.settings, lambda sha: bool(reader.find_by_sha256(sha)), _ledger()
-    )
+    saver = UploadSaver(state.settings, lambda sha: bool(reader.find_by_sha256(sha)), _ledger())
     limit = state.settings.max_photo_upload_bytes
     return [saver.save(f.stream, f.filename or "", limit) for f in files]
 
@@ -112,14 +110,15 @@ def upload_form() -> tuple[str, int]:
     """No-JS fallback: the form posts every chosen file; the page lists each outcome."""
     if not _files():
         return render_template(
-            "upload.html", outcomes=None, counts=None, limits=_limits(),
+            "upload.html",
+            outcomes=None,
+            counts=None,
+            limits=_limits(),
             error="Choose at least one photo to upload.",
         ), 400
     outcomes, _job = _handle()
     counts = summary(outcomes)
-    return render_template(
-        "upload.html", outcomes=outcomes, counts=counts, limits=_limits()
-    ), 200
+    return render_template("upload.html", outcomes=outcomes, counts=counts, limits=_limits()), 200
 
 
 @bp.post("/api/uploads")

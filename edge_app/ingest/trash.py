@@ -144,8 +144,9 @@ class Trash:
     def _read(self, folder: Path) -> TrashItem | None:
         try:
             raw = json.loads((folder / ITEM_FILE).read_text(encoding="utf-8"))
-            return TrashItem(folder.name, str(raw["rel_path"]), int(raw["photo_id"]),
-                             str(raw["trashed_at"]))
+            return TrashItem(
+                folder.name, str(raw["rel_path"]), int(raw["photo_id"]), str(raw["trashed_at"])
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("event=trash_item_unreadable folder=%s error=%r", folder, exc)
             return None

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from edge_app.errors import EdgeError, ImageDecodeError, ImportSessionError
 from edge_app.indexing.imaging import IMAGE_EXTENSIONS, decode_image
@@ -76,7 +76,7 @@ def safe_name(client_name: str) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot:
         stem, ext = base, ""
-    stem = stem[: _MAX_NAME] or "photo"
+    stem = stem[:_MAX_NAME] or "photo"
     return f"{stem}.{ext.lower()}" if ext else stem
 
 
@@ -141,7 +141,7 @@ class UploadSaver:
         self.dest = upload_dir(settings, today or date.today())
         remove_stale_temps(self.dest)
 
-    def save(self, stream: BinaryIO, client_name: str, max_bytes: int) -> UploadOutcome:
+    def save(self, stream: IO[bytes], client_name: str, max_bytes: int) -> UploadOutcome:
         """Save one file; bad input becomes an ``error`` outcome, never a partial file.
 
         Raises only for problems of the box itself (`ImportSessionError`: library disk)
@@ -155,7 +155,7 @@ class UploadSaver:
             log.info("event=upload_rejected name=%s reason=%s", name, exc)
             return UploadOutcome(name=name, status="error", error=str(exc))
 
-    def _save(self, stream: BinaryIO, name: str, max_bytes: int) -> UploadOutcome:
+    def _save(self, stream: IO[bytes], name: str, max_bytes: int) -> UploadOutcome:
         temp = self.dest / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:
             sha, size = self._receive(stream, temp, max_bytes)
@@ -170,7 +170,7 @@ class UploadSaver:
         log.info("event=upload_saved path=%s bytes=%d", rel, size)
         return UploadOutcome(name=name, status="saved", size=size, rel_path=rel)
 
-    def _receive(self, stream: BinaryIO, temp: Path, max_bytes: int) -> tuple[str, int]:
+    def _receive(self, stream: IO[bytes], temp: Path, max_bytes: int) -> tuple[str, int]:
         """Stream into ``temp`` (hashing), stopping as soon as the limit is passed."""
         total = 0
 
@@ -181,7 +181,7 @@ class UploadSaver:
                 raise _TooBig
 
         try:
-            sha, size = copy_stream(stream, temp, lambda: None, count)
+            sha, size = copy_stream(cast(BinaryIO, stream), temp, lambda: None, count)
         except _TooBig as exc:
             raise UploadRejectedError(
                 f"the file is larger than the limit of {max_bytes / 1e6:.0f} MB"
@@ -214,4 +214,3 @@ class UploadSaver:
         fsync_dir(self.dest)
         self.ledger.add(sha, final)
         return final
-

@@ -33,8 +33,12 @@ def indexed(
 
     root = tmp_path_factory.mktemp("uploads") / "data"
     settings = Settings(
-        data_dir=root, bundle_dir=toy_bundle, backend_prefer="onnxruntime",
-        host="127.0.0.1", batch_size=8, decode_workers=1,
+        data_dir=root,
+        bundle_dir=toy_bundle,
+        backend_prefer="onnxruntime",
+        host="127.0.0.1",
+        batch_size=8,
+        decode_workers=1,
     )
     settings.library_dir.mkdir(parents=True)
     for path, _spec in shapes_photos[:24]:
@@ -94,7 +98,9 @@ def test_two_photos_and_a_broken_file(client: FlaskClient, indexed: tuple[Settin
     assert not [p for p in _upload_dir(settings) if p.name.startswith(".")]  # no temp left
 
 
-def test_duplicate_upload_is_skipped_and_counted(client: FlaskClient, shapes_photos: Shapes) -> None:
+def test_duplicate_upload_is_skipped_and_counted(
+    client: FlaskClient, shapes_photos: Shapes
+) -> None:
     data = shapes_photos[0][0].read_bytes()  # already in the library
     body = _post(client, [(data, "again.jpg")]).get_json()
     assert (body["saved"], body["duplicates"], body["errors"]) == (0, 1, 0)
@@ -135,7 +141,7 @@ def test_cut_off_request_leaves_nothing(client: FlaskClient, indexed: tuple[Sett
     settings, _ctx = indexed
     before = _upload_dir(settings)
     body = (
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"cut.jpg\"\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="cut.jpg"\r\n'
         b"Content-Type: image/jpeg\r\n\r\n" + _jpeg(9400)[:500]
     )
     response = client.post(
@@ -213,7 +219,9 @@ def test_duplicates_review_page(client: FlaskClient, shapes_photos: Shapes) -> N
 
 def test_keep_only_this_trashes_the_others(client: FlaskClient, shapes_photos: Shapes) -> None:
     a, b = (_id_of(client, shapes_photos[i][0].name) for i in (5, 6))
-    response = client.post("/trash", data={"photo_id": [str(b)], "next": "/duplicates?threshold=0.9"})
+    response = client.post(
+        "/trash", data={"photo_id": [str(b)], "next": "/duplicates?threshold=0.9"}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("threshold=0.9")
     assert client.get(f"/api/photos/{b}").status_code == 404
     assert client.get(f"/api/photos/{a}").status_code == 200

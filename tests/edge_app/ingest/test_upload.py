@@ -66,7 +66,9 @@ def test_too_big_is_refused_and_leaves_nothing(settings: Settings) -> None:
         ("empty.jpg", b"", "empty"),
     ],
 )
-def test_wrong_type_is_a_clear_error(settings: Settings, name: str, data: bytes, reason: str) -> None:
+def test_wrong_type_is_a_clear_error(
+    settings: Settings, name: str, data: bytes, reason: str
+) -> None:
     out = _saver(settings).save(io.BytesIO(data), name, BIG)
     assert out.status == "error" and reason in (out.error or "")
     assert _leftovers(settings) == []
