@@ -354,3 +354,25 @@ def status_for_page(state: WebState) -> dict[str, Any]:
     from webui import system_status
 
     return system_status.status_for_page(state)
+
+
+# --------------------------------------------------------------------------- uploads / trash
+def content_known(ctx: AppContext, sha256: str) -> bool:
+    """A library photo already holds these bytes (an upload of them is a duplicate)."""
+    return bool(ctx.reader.find_by_sha256(sha256))
+
+
+def photos_by_id(ctx: AppContext, ids: list[int]) -> list[Photo]:
+    """The photos of ``ids`` that exist, in their order (an id gone meanwhile is left out)."""
+    found = {p.id: p for p in ctx.reader.get_photos(ids)}
+    return [found[i] for i in ids if i in found]
+
+
+def file_jpeg(path: Path, max_side: int, settings: Settings) -> io.BytesIO:
+    """A display JPEG of a file that is not (or no longer) a library photo: the trash."""
+    return _render_jpeg(path, max_side, settings.max_image_pixels)
+
+
+def index_now(ctx: AppContext) -> None:
+    """Index what changed on disk in this thread (no daemon job queue: tests, `flask run`)."""
+    ctx.index_library()

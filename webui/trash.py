@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from edge_app.errors import QueryError
+from edge_app.errors import NotFoundError, QueryError
 from edge_app.ingest.trash import Trash, TrashItem
 from webui import services
 from webui.auth import admin_only
@@ -43,8 +43,7 @@ def review_groups(state: WebState, threshold: float) -> list[dict[str, Any]]:
     ctx = state.context
     out = []
     for group in services.duplicate_groups(ctx, threshold):
-        photos = {p.id: p for p in ctx.reader.get_photos(group.ids)}
-        members = [services.PhotoInfo(photo=photos[i]) for i in group.ids if i in photos]
+        members = [services.PhotoInfo(photo=p) for p in services.photos_by_id(ctx, group.ids)]
         out.append({"ids": group.ids, "score": group.score, "photos": members})
     return out
 
@@ -77,7 +76,10 @@ def _photo_ids(values: list[Any]) -> list[int]:
 
 def move_to_trash(state: WebState, ids: list[int]) -> list[TrashItem]:
     """Trash the files of ``ids`` (unknown id -> 404 before anything moves), then re-index."""
-    photos = [state.context.reader.get_photo(i) for i in ids]
+    photos = services.photos_by_id(state.context, ids)
+    missing = sorted(set(ids) - {p.id for p in photos})
+    if missing:
+        raise NotFoundError(f"photo {missing[0]} does not exist; nothing was moved")
     trash = _trash(state)
     items = [trash.move_in(p.rel_path, p.id) for p in photos]
     index_soon(state)
@@ -122,7 +124,7 @@ def trashed_thumb(token: str) -> BaseResponse:
     """A small JPEG of a trashed photo (its indexed thumbnail may already be gone)."""
     state = web_state()
     path = _trash(state).file_of(token)
-    jpeg = services._render_jpeg(path, 256, state.settings.max_image_pixels)
+    jpeg = services.file_jpeg(path, 256, state.settings)
     return send_file(jpeg, mimetype="image/jpeg", max_age=0)
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.datastructures import FileStorage
 
 from edge_app.ingest.upload import UploadLedger, UploadOutcome, UploadSaver
+from webui import services
 from webui.auth import admin_only, json_error
 from webui.state import WebState, web_state
 
@@ -63,14 +64,14 @@ def index_soon(state: WebState) -> dict[str, Any] | None:
         except RuntimeError as exc:
             log.warning("event=index_not_queued reason=%s", exc)
             return None
-    state.context.index_library()
+    services.index_now(state.context)
     return None
 
 
 def save_files(state: WebState, files: Iterable[FileStorage]) -> list[UploadOutcome]:
     """Save every uploaded file; the per-file outcome says saved / duplicate / error."""
-    reader = state.context.reader
-    saver = UploadSaver(state.settings, lambda sha: bool(reader.find_by_sha256(sha)), _ledger())
+    ctx = state.context
+    saver = UploadSaver(state.settings, lambda sha: services.content_known(ctx, sha), _ledger())
     limit = state.settings.max_photo_upload_bytes
     return [saver.save(f.stream, f.filename or "", limit) for f in files]
 

@@ -63,6 +63,7 @@ def served(
         shutil.copy2(path, library / path.name)
     shutil.copy2(shapes_photos[0][0], library / DUPLICATE)
     (library / "a_very_long_file_name_that_has_no_spaces_at_all_0123456789.jpg").write_bytes(b"no")
+    _past_import(data)
     port = _free_port()
     env = {
         **os.environ,
@@ -93,6 +94,18 @@ def served(
     assert proc.returncode == 0, log.read_text()[-4000:]
 
 
+def _past_import(data: Path) -> None:
+    """One finished USB import session, so the import table has a row to reflow."""
+    from edge_app.library.store import Library
+
+    with Library(data / "library.db") as lib:
+        session = lib.start_import(
+            "usb:CAMERA_CARD_0001", "CAMERA_CARD", "imports/2024-05-01_CAMERA"
+        )
+        lib.set_import_found(session.id, 5)
+        lib.finish_import(session.id, "failed", "the stick was pulled out while copying")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -109,8 +122,9 @@ def admin_state(served: tuple[str, Path], browser: Any, artifacts_dir: Path) -> 
     then wait for indexing; returns the logged-in storage state."""
     base, data = served
     token = (data / "setup_token").read_text().strip()
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
     page = context.new_page()
+    (artifacts_dir / "ui").mkdir(exist_ok=True)
     page.goto(f"{base}/setup")
     page.fill("input[name=token]", token)
     page.fill("input[name=password]", PASSWORD)
@@ -118,6 +132,9 @@ def admin_state(served: tuple[str, Path], browser: Any, artifacts_dir: Path) -> 
     page.click("main button[type=submit]")
     page.wait_for_selector("p.error")
     assert page.input_value("input[name=token]") == token  # kept after the error
+    page.screenshot(path=str(artifacts_dir / "ui" / "setup-error-phone-light.png"), full_page=True)
+    assert _axe_problems(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=confirm]", PASSWORD)
     page.click("main button[type=submit]")

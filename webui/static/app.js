@@ -265,8 +265,9 @@ async function uploadAll(panel, files) {
       status = await sendFile(url, file, row);
     }
     counts[status] += 1;
-    summary.textContent = counts.saved + " saved · " + counts.duplicate + " duplicates skipped · " +
-      counts.error + " errors" + (counts.saved ? " · indexing has started" : "");
+    const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+    summary.textContent = counts.saved + " saved · " + plural(counts.duplicate, "duplicate") +
+      " skipped · " + plural(counts.error, "error") + (counts.saved ? " · indexing has started" : "");
   }
 }
 
