@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from werkzeug.datastructures import FileStorage
 
+from edge_app.errors import QueryError
 from edge_app.ingest.upload import UploadLedger, UploadOutcome, UploadSaver
 from webui import services
 from webui.auth import admin_only, json_error
@@ -28,12 +29,17 @@ bp = Blueprint("uploads", __name__)
 FIELD = "files"
 _LEDGER_KEY = "edge_uploads"
 _FORM_OVERHEAD = 1 << 20
+_WAITRESS_MAX = 1 << 30
 MAX_FILES_PER_REQUEST = 500
 
 
 def request_limit(state: WebState) -> int:
-    """Bytes one upload request may carry: many photos in the no-JS form."""
-    return 20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD
+    """Bytes one upload request may carry: many photos in the no-JS form, but never more
+    than waitress accepts (its ``max_request_body_size``, 1 GiB by default)."""
+    photo = state.settings.max_photo_upload_bytes + _FORM_OVERHEAD
+    return max(
+        photo, min(20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD, _WAITRESS_MAX)
+    )
 
 
 def _raise_size_limit() -> None:
@@ -87,7 +93,9 @@ def summary(outcomes: list[UploadOutcome]) -> dict[str, int]:
 def _files() -> list[FileStorage]:
     files = [f for f in request.files.getlist(FIELD) if f.filename]
     if len(files) > MAX_FILES_PER_REQUEST:
-        files = files[:MAX_FILES_PER_REQUEST]
+        raise QueryError(
+            f"{len(files)} files in one upload; at most {MAX_FILES_PER_REQUEST}, send the rest next"
+        )
     return files
 
 
