@@ -174,6 +174,7 @@ def _pages(page: Any, base: str) -> dict[str, str]:
     return {
         "search": "/",
         "results": "/?q=a+red+circle",
+        "filtered": "/?q=a+red+circle&date_from=2001-01-01&min_score=0.1",  # filters open
         "photo": f"/photos/{photo_id}",
         "duplicates": "/duplicates",
         "library": "/library",
@@ -250,8 +251,8 @@ def test_first_result_within_three_tabs(
     context = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=admin_state)
     page = context.new_page()
     page.goto(f"{base}/?q=a+red+circle")
-    page.focus("main input[name=q]")
-    first = page.locator("#results li.card a").first.get_attribute("href")
+    page.locator("[role=search] input[name=q]").first.focus()
+    first = page.locator("#results a").first.get_attribute("href")
     tabs = 0
     while tabs < 3:
         page.keyboard.press("Tab")
