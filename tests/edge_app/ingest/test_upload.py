@@ -145,3 +145,12 @@ def test_stale_temp_from_a_crash_is_removed(settings: Settings) -> None:
 )
 def test_safe_name(raw: str, safe: str) -> None:
     assert safe_name(raw) == safe
+
+
+def test_photo_upload_limit_setting() -> None:
+    from edge_app.errors import ConfigError
+    from edge_app.settings import load_settings
+
+    assert load_settings(env={"EDGE_MAX_PHOTO_UPLOAD_BYTES": "5000"}).max_photo_upload_bytes == 5000
+    with pytest.raises(ConfigError, match="max_photo_upload_bytes"):
+        load_settings(env={"EDGE_MAX_PHOTO_UPLOAD_BYTES": "0"})
