@@ -74,6 +74,7 @@ class Settings:
     ann_threshold: int = 50_000
     duplicate_threshold: float = 0.95
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_photo_upload_bytes: int = 200 * 1024 * 1024  # one photo uploaded into the library
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     guest_access: bool = False
     import_mode: str = "ask"
@@ -246,6 +247,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ann_threshold": _as_int,
     "duplicate_threshold": _as_float,
     "max_upload_bytes": _as_int,
+    "max_photo_upload_bytes": _as_int,
     "max_image_pixels": _as_int,
     "guest_access": _as_bool,
     "import_mode": lambda raw: _as_str(raw).lower(),
@@ -269,6 +271,10 @@ def _validate(s: Settings) -> None:
             f"duplicate_threshold must be in (0, 1], got {s.duplicate_threshold}",
         ),
         (s.max_upload_bytes >= 1, f"max_upload_bytes must be >= 1, got {s.max_upload_bytes}"),
+        (
+            s.max_photo_upload_bytes >= 1,
+            f"max_photo_upload_bytes must be >= 1, got {s.max_photo_upload_bytes}",
+        ),
         (s.max_image_pixels >= 1, f"max_image_pixels must be >= 1, got {s.max_image_pixels}"),
         (
             s.import_mode in IMPORT_MODES,

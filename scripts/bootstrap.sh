@@ -50,6 +50,7 @@ if [ "$WANT_TEST" = 1 ]; then
     command -v systemd-analyze >/dev/null || need+=(systemd)
     command -v mkfs.vfat >/dev/null || need+=(dosfstools)
     command -v udevadm >/dev/null || need+=(udev)
+    command -v npm >/dev/null || need+=(npm)
     if [ "${#need[@]}" -gt 0 ]; then
         log "installing Debian packages: ${need[*]}"
         if [ "$(id -u)" = 0 ]; then
@@ -58,5 +59,11 @@ if [ "$WANT_TEST" = 1 ]; then
             sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
         fi
     fi
+fi
+if [ "$WANT_TEST" = 1 ] && [ ! -f .cache/node/node_modules/axe-core/axe.min.js ]; then
+    # axe-core (npm) is injected into pages by tests/webui/test_e2e_phone_a11y.py
+    log "installing axe-core into .cache/node"
+    mkdir -p .cache/node
+    npm install --no-save --no-audit --no-fund --prefix .cache/node axe-core@4.14.1 >/dev/null
 fi
 log "ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

@@ -22,7 +22,7 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, auth, roots, views
+from webui import api, auth, roots, trash, uploads, views
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -57,6 +57,8 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(roots.bp)
+    app.register_blueprint(uploads.bp)
+    app.register_blueprint(trash.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)
@@ -107,7 +109,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
         if status == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"]
+            limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
             return _error_response(413, f"upload too large: the limit is {limit} bytes")
         return _error_response(status, exc.description or exc.name)
 

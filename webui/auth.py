@@ -202,8 +202,8 @@ def setup() -> BaseResponse | str | tuple[str, int]:
         return render_template("setup.html", error=None)
     form = {k: request.form.get(k, "") for k in ("token", "password", "confirm")}
     error = _setup_error(form)
-    if error:
-        return render_template("setup.html", error=error), 400
+    if error:  # keep the typed token: it is long, and retyping it is the usual slip
+        return render_template("setup.html", error=error, token=form["token"]), 400
     state.passwords.set_password(form["password"])
     _start_admin_session()
     log.info("event=admin_password_set client=%s", _client_key())

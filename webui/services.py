@@ -35,6 +35,7 @@ class Hit:
     score: float
     name: str
     folder: str
+    alt: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """API shape of a result (URLs are relative to the appliance)."""
@@ -128,6 +129,10 @@ class PhotoInfo:
     def name(self) -> str:
         return self.photo.rel_path.rpartition("/")[2]
 
+    @property
+    def alt(self) -> str:
+        return alt_text(self.photo)
+
     def to_json(self) -> dict[str, Any]:
         p = self.photo
         return {
@@ -149,6 +154,19 @@ class PhotoInfo:
             "file_url": f"/api/photos/{p.id}/file",
             "page_url": f"/photos/{p.id}",
         }
+
+
+def alt_text(p: Photo) -> str:
+    """What a screen reader says for a thumbnail: file name, date and place when known
+    (coordinates: the box is offline, so there is no place-name lookup)."""
+    parts = [p.rel_path.rpartition("/")[2]]
+    if p.taken_at:
+        parts.append(f"taken {p.taken_at:%-d %B %Y}")
+    if p.has_gps and p.gps_lat is not None and p.gps_lon is not None:
+        lat = f"{abs(p.gps_lat):.3f}° {'N' if p.gps_lat >= 0 else 'S'}"
+        lon = f"{abs(p.gps_lon):.3f}° {'E' if p.gps_lon >= 0 else 'W'}"
+        parts.append(f"at {lat}, {lon}")
+    return ", ".join(parts)
 
 
 def _details(p: Photo) -> list[tuple[str, str]]:
@@ -249,7 +267,13 @@ def _hits(ctx: AppContext, results: Any) -> list[Hit]:
     ranked = [(int(r.photo_id), float(r.score)) for r in results]
     photos = {p.id: p for p in ctx.reader.get_photos([i for i, _ in ranked])}
     return [
-        Hit(id=i, score=s, name=photos[i].rel_path.rpartition("/")[2], folder=photos[i].folder)
+        Hit(
+            id=i,
+            score=s,
+            name=photos[i].rel_path.rpartition("/")[2],
+            folder=photos[i].folder,
+            alt=alt_text(photos[i]),
+        )
         for i, s in ranked
         if i in photos
     ]
@@ -325,3 +349,25 @@ def status_for_page(state: WebState) -> dict[str, Any]:
     from webui import system_status
 
     return system_status.status_for_page(state)
+
+
+# --------------------------------------------------------------------------- uploads / trash
+def content_known(ctx: AppContext, sha256: str) -> bool:
+    """A library photo already holds these bytes (an upload of them is a duplicate)."""
+    return bool(ctx.reader.find_by_sha256(sha256))
+
+
+def photos_by_id(ctx: AppContext, ids: list[int]) -> list[Photo]:
+    """The photos of ``ids`` that exist, in their order (an id gone meanwhile is left out)."""
+    found = {p.id: p for p in ctx.reader.get_photos(ids)}
+    return [found[i] for i in ids if i in found]
+
+
+def file_jpeg(path: Path, max_side: int, settings: Settings) -> io.BytesIO:
+    """A display JPEG of a file that is not (or no longer) a library photo: the trash."""
+    return _render_jpeg(path, max_side, settings.max_image_pixels)
+
+
+def index_now(ctx: AppContext) -> None:
+    """Index what changed on disk in this thread (no daemon job queue: tests, `flask run`)."""
+    ctx.index_library()

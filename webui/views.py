@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
-from webui import imports, services
+from webui import imports, services, trash
 from webui.api import uploaded_images
 from webui.auth import admin_only
 from webui.security import UploadError
@@ -107,12 +107,9 @@ def photo(photo_id: int) -> str:
 
 
 @bp.get("/duplicates")
-def duplicates() -> str:
-    """Groups of duplicates at the configured threshold."""
-    state = web_state()
-    threshold = state.settings.duplicate_threshold
-    groups = services.duplicate_groups(state.context, threshold)
-    return render_template("duplicates.html", groups=groups, threshold=threshold)
+def duplicates() -> str | tuple[str, int]:
+    """Duplicates review at ``?threshold=`` (default from the settings); see `webui.trash`."""
+    return trash.duplicates_page()
 
 
 @bp.get("/library")

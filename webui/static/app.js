@@ -2,6 +2,7 @@
 // - drag & drop an image onto the search page submits the "search by image" form
 // - the library page polls /api/status and re-index goes through fetch with the CSRF header
 // - the import page polls /api/imports (every 2 s while something runs, else every 10 s)
+// - the upload page sends each file on its own with a progress bar
 "use strict";
 
 function csrfToken() {
@@ -138,7 +139,7 @@ function pendingItem(p, isAdmin) {
 function renderImports(data, isAdmin) {
   const rows = document.getElementById("imports-rows");
   const pending = document.getElementById("imports-pending");
-  if (rows) rows.replaceChildren(...data.sessions.map(importRow));
+  if (rows) { rows.replaceChildren(...data.sessions.map(importRow)); labelTables(); }
   if (pending) pending.replaceChildren(...data.pending.map((p) => pendingItem(p, isAdmin)));
   const none = document.getElementById("imports-none");
   if (none) none.hidden = data.sessions.length > 0;
@@ -168,7 +169,133 @@ function setupImportPolling() {
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
 }
 
+// Narrow screens show each table cell as "label: value" (CSS reads data-label).
+function labelTables() {
+  document.querySelectorAll("table.reflow").forEach((table) => {
+    const heads = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent.trim());
+    table.querySelectorAll("tbody tr").forEach((tr) => {
+      Array.from(tr.children).forEach((td, i) => { if (heads[i]) td.setAttribute("data-label", heads[i]); });
+    });
+  });
+}
+
+// ------------------------------------------------------------------ upload page
+// One request per file (POST /api/uploads) so each file shows its own progress bar and
+// its own error; the form itself still works without JavaScript.
+function uploadItem(list, file) {
+  const li = el("li", null, "upload-item");
+  li.appendChild(el("span", file.webkitRelativePath || file.name, "name"));
+  const bar = el("progress");
+  bar.max = 100; bar.value = 0;
+  bar.setAttribute("aria-label", "Upload of " + file.name);
+  const outcome = el("span", "Waiting", "outcome");
+  li.append(bar, outcome);
+  list.appendChild(li);
+  return { li, bar, outcome };
+}
+
+function sendFile(url, file, row) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    const data = new FormData();
+    data.append("files", file, file.name);
+    xhr.open("POST", url);
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) row.bar.value = (100 * e.loaded) / e.total; };
+    const done = (status, text) => {
+      row.li.className = "upload-item status-" + status;
+      row.outcome.textContent = text;
+      row.bar.value = 100;
+      resolve(status);
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+      const f = (body.files || [])[0];
+      if (xhr.status !== 200 || !f) { done("error", "Error: " + (body.error || "HTTP " + xhr.status)); return; }
+      if (f.status === "saved") done("saved", "Saved");
+      else if (f.status === "duplicate") done("duplicate", "Duplicate, skipped");
+      else done("error", "Error: " + f.error);
+    };
+    xhr.onerror = () => done("error", "Error: the connection failed; nothing was kept, try again");
+    row.outcome.textContent = "Uploading";
+    xhr.send(data);
+  });
+}
+
+function entryFiles(entry) {
+  if (!entry) return Promise.resolve([]);
+  if (entry.isFile) return new Promise((res) => entry.file((f) => res([f]), () => res([])));
+  const reader = entry.createReader();
+  const all = [];
+  return new Promise((res) => {
+    const next = () => reader.readEntries((batch) => {
+      if (!batch.length) { Promise.all(all.map(entryFiles)).then((lists) => res(lists.flat())); return; }
+      all.push(...batch);
+      next();
+    }, () => res([]));
+    next();
+  });
+}
+
+function droppedFiles(dt) {
+  const items = Array.from(dt.items || []).filter((i) => i.kind === "file");
+  if (items.length && items[0].webkitGetAsEntry) {
+    return Promise.all(items.map((i) => entryFiles(i.webkitGetAsEntry()))).then((l) => l.flat());
+  }
+  return Promise.resolve(Array.from(dt.files || []));
+}
+
+async function uploadAll(panel, files) {
+  const url = panel.getAttribute("data-upload-url");
+  const maxBytes = Number(panel.getAttribute("data-max-bytes"));
+  const list = document.getElementById("upload-list");
+  const summary = document.getElementById("upload-summary");
+  list.replaceChildren();
+  const counts = { saved: 0, duplicate: 0, error: 0 };
+  const rows = files.map((f) => [f, uploadItem(list, f)]);
+  for (const [file, row] of rows) {
+    let status;
+    if (file.size > maxBytes) {
+      row.li.className = "upload-item status-error";
+      row.outcome.textContent = "Error: larger than the limit of " + Math.round(maxBytes / 1e6) + " MB";
+      status = "error";
+    } else {
+      status = await sendFile(url, file, row);
+    }
+    counts[status] += 1;
+    const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+    summary.textContent = counts.saved + " saved · " + plural(counts.duplicate, "duplicate") +
+      " skipped · " + plural(counts.error, "error") + (counts.saved ? " · indexing has started" : "");
+  }
+}
+
+function setupUploader() {
+  const panel = document.getElementById("upload-panel");
+  const form = document.getElementById("upload-form");
+  if (!panel || !form) return;
+  const inputs = form.querySelectorAll('input[type="file"]');
+  const chosen = () => Array.from(inputs).flatMap((i) => Array.from(i.files || []));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const files = chosen();
+    if (files.length) uploadAll(panel, files).then(() => inputs.forEach((i) => { i.value = ""; }));
+  });
+  ["dragenter", "dragover"].forEach((ev) => form.addEventListener(ev, (e) => {
+    e.preventDefault();
+    form.classList.add("dragover");
+  }));
+  ["dragleave", "drop"].forEach((ev) => form.addEventListener(ev, () => form.classList.remove("dragover")));
+  form.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer) droppedFiles(e.dataTransfer).then((files) => { if (files.length) uploadAll(panel, files); });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  labelTables();
+  setupUploader();
   setupDropzone();
   setupStatusPolling();
   setupReindex();

@@ -1,0 +1,231 @@
+"""Upload from the browser and the duplicates trash, against the real app: a real SQLite
+library indexed by the toy-shapes bundle, FAISS, real files moved on disk. Without the
+daemon the app indexes inline after each change, so results are checked right away."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from build_engines.shapes import random_specs, render
+from edge_app.settings import Settings
+from tests.webui.conftest import PASSWORD, login
+from webui.app import create_app
+from webui.state import web_state
+
+Shapes = list[tuple[Path, Any]]
+
+
+@pytest.fixture(scope="module")
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, toy_bundle: Path, shapes_photos: Shapes
+) -> Iterator[tuple[Settings, Any]]:
+    """Its own indexed library (these tests move files), opened once per module."""
+    from edge_app.context import AppContext
+
+    root = tmp_path_factory.mktemp("uploads") / "data"
+    settings = Settings(
+        data_dir=root,
+        bundle_dir=toy_bundle,
+        backend_prefer="onnxruntime",
+        host="127.0.0.1",
+        batch_size=8,
+        decode_workers=1,
+    )
+    settings.library_dir.mkdir(parents=True)
+    for path, _spec in shapes_photos[:24]:
+        shutil.copy2(path, settings.library_dir / path.name)
+    ctx = AppContext.open(settings)
+    ctx.index_library()
+    yield settings, ctx
+    ctx.close()
+
+
+def _app(settings: Settings, ctx: Any) -> Flask:
+    app = create_app(settings, ctx)
+    app.config["TESTING"] = True
+    if not web_state(app).passwords.is_set():
+        web_state(app).passwords.set_password(PASSWORD)
+    return app
+
+
+@pytest.fixture()
+def app(indexed: tuple[Settings, Any]) -> Flask:
+    return _app(*indexed)
+
+
+def _jpeg(seed: int) -> bytes:
+    buf = io.BytesIO()
+    render(random_specs(1, seed)[0]).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def _post(client: FlaskClient, files: list[tuple[bytes, str]], url: str = "/api/uploads") -> Any:
+    data = {"files": [(io.BytesIO(b), name) for b, name in files]}
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def _names(client: FlaskClient, query: str, limit: int = 100) -> list[str]:
+    body = client.get(f"/api/search?q={query}&limit={limit}").get_json()
+    return [r["name"] for r in body["results"]]
+
+
+def _upload_dir(settings: Settings) -> list[Path]:
+    return sorted(settings.imports_dir.glob("*_upload/*"))
+
+
+def test_two_photos_and_a_broken_file(client: FlaskClient, indexed: tuple[Settings, Any]) -> None:
+    settings, _ctx = indexed
+    before = client.get("/api/status").get_json()["counts"]["indexed"]
+    good = [(_jpeg(9001), "phone_1.jpg"), (_jpeg(9002), "phone_2.jpg")]
+    broken = (b"\xff\xd8\xff\xe0 not really a jpeg", "broken.jpg")
+    response = _post(client, [*good, broken])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["saved"], body["duplicates"], body["errors"]) == (2, 0, 1)
+    error = next(f for f in body["files"] if f["status"] == "error")
+    assert error["name"] == "broken.jpg" and "not a readable photo" in error["error"]
+    assert client.get("/api/status").get_json()["counts"]["indexed"] == before + 2
+    assert {"phone_1.jpg", "phone_2.jpg"} <= set(_names(client, "a+photo", 100))
+    assert not [p for p in _upload_dir(settings) if p.name.startswith(".")]  # no temp left
+
+
+def test_duplicate_upload_is_skipped_and_counted(
+    client: FlaskClient, shapes_photos: Shapes
+) -> None:
+    data = shapes_photos[0][0].read_bytes()  # already in the library
+    body = _post(client, [(data, "again.jpg")]).get_json()
+    assert (body["saved"], body["duplicates"], body["errors"]) == (0, 1, 0)
+
+
+def test_wrong_type_and_too_big(indexed: tuple[Settings, Any]) -> None:
+    settings, ctx = indexed
+    small = _app(replace(settings, max_photo_upload_bytes=2000), ctx).test_client()
+    small.environ_base["HTTP_X_CSRF_TOKEN"] = login(small)
+    body = _post(small, [(b"plain text", "notes.txt"), (_jpeg(9100), "huge.jpg")]).get_json()
+    errors = {f["name"]: f["error"] for f in body["files"]}
+    assert "not a photo type" in errors["notes.txt"]
+    assert "larger than the limit" in errors["huge.jpg"]
+    big_request = _post(small, [(b"x" * 1_200_000, "a.jpg")])  # over 20 x 2000 B + 1 MiB
+    assert big_request.status_code == 413
+    assert "the limit is 1088576 bytes" in big_request.get_json()["error"]
+
+
+def test_guests_can_never_upload(indexed: tuple[Settings, Any]) -> None:
+    settings, ctx = indexed
+    guest = _app(replace(settings, guest_access=True), ctx).test_client()
+    token = guest.get("/api/session").get_json()["csrf_token"]
+    guest.environ_base["HTTP_X_CSRF_TOKEN"] = token
+    assert _post(guest, [(_jpeg(9200), "g.jpg")]).status_code == 401
+    assert guest.get("/upload").status_code == 302
+    assert guest.post("/api/trash", json={"photo_ids": [1]}).status_code == 401
+    assert guest.get("/").status_code == 200  # guests still search
+
+
+def test_upload_needs_the_csrf_token(app: Flask) -> None:
+    client = app.test_client()
+    login(client)  # logged in, but no X-CSRF-Token header
+    response = _post(client, [(_jpeg(9300), "c.jpg")])
+    assert response.status_code == 403 and "CSRF" in response.get_json()["error"]
+
+
+def test_cut_off_request_leaves_nothing(client: FlaskClient, indexed: tuple[Settings, Any]) -> None:
+    settings, _ctx = indexed
+    before = _upload_dir(settings)
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="cut.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + _jpeg(9400)[:500]
+    )
+    response = client.post(
+        "/api/uploads",
+        input_stream=io.BytesIO(body),
+        content_type="multipart/form-data; boundary=XyZ",
+        headers={"Content-Length": str(len(body) + 50_000)},
+    )
+    assert response.status_code == 400
+    assert _upload_dir(settings) == before
+
+
+def test_no_js_upload_form(client: FlaskClient) -> None:
+    page = client.get("/upload").get_data(as_text=True)
+    assert 'accept="image/*"' in page and "multiple" in page
+    response = _post(client, [(_jpeg(9500), "form.jpg"), (b"junk", "junk.png")], url="/upload")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "1 saved" in html and "Error: not a readable photo" in html
+    assert client.post("/upload", data={}, content_type="multipart/form-data").status_code == 400
+
+
+def _id_of(client: FlaskClient, name: str) -> int:
+    body = client.get("/api/search?q=a+photo&limit=100").get_json()
+    return next(r["id"] for r in body["results"] if r["name"] == name)
+
+
+def test_trash_and_restore(client: FlaskClient, shapes_photos: Shapes) -> None:
+    name = shapes_photos[3][0].name
+    photo_id = _id_of(client, name)
+    moved = client.post("/api/trash", json={"photo_ids": [photo_id]})
+    assert moved.status_code == 200, moved.get_json()
+    token = moved.get_json()["items"][0]["token"]
+    assert name not in _names(client, "a+photo")
+    assert client.get(f"/api/photos/{photo_id}").status_code == 404
+    listed = client.get("/api/trash").get_json()["items"]
+    assert [i["token"] for i in listed] == [token]
+    assert client.get(f"/trash/{token}/thumb").mimetype == "image/jpeg"
+    assert "Restore" in client.get("/trash").get_data(as_text=True)
+    restored = client.post(f"/api/trash/{token}/restore")
+    assert restored.get_json()["rel_path"] == name
+    assert name in _names(client, "a+photo")
+    assert client.get("/api/trash").get_json()["items"] == []
+
+
+def test_empty_trash_needs_confirmation(client: FlaskClient, indexed: tuple[Settings, Any]) -> None:
+    settings, _ctx = indexed
+    photo_id = _id_of(client, "phone_2.jpg")
+    client.post("/api/trash", json={"photo_ids": [photo_id]})
+    assert client.post("/api/trash/empty", json={}).status_code == 400
+    assert client.post("/trash/empty", data={}).status_code == 400  # the no-JS form, unticked
+    assert len(client.get("/api/trash").get_json()["items"]) == 1
+    assert "cannot be undone" in client.get("/trash/empty").get_data(as_text=True)
+    assert client.post("/api/trash/empty", json={"confirm": True}).get_json() == {"deleted": 1}
+    assert not list(settings.library_dir.rglob("phone_2.jpg"))
+
+
+@pytest.mark.parametrize("token", ["..", "20240101T000000-1-abcdef", "x%2F..%2F.."])
+def test_trash_tokens_are_checked(client: FlaskClient, token: str) -> None:
+    assert client.post(f"/api/trash/{token}/restore").status_code == 404
+
+
+def test_trash_bad_requests(client: FlaskClient) -> None:
+    assert client.post("/api/trash", json={"photo_ids": "1"}).status_code == 400
+    assert client.post("/api/trash", json={"photo_ids": [999_999]}).status_code == 404
+
+
+def test_duplicates_review_page(client: FlaskClient, shapes_photos: Shapes) -> None:
+    page = client.get("/duplicates?threshold=0.9")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="0.90"' in html
+    assert client.get("/duplicates?threshold=7").status_code == 400
+    assert "data-photo-id" in html  # there are groups (shapes repeat at 0.9)
+    assert 'alt="photo ' not in html and re.search(r'alt="[^"]+\.jpg', html)
+
+
+def test_keep_only_this_trashes_the_others(client: FlaskClient, shapes_photos: Shapes) -> None:
+    a, b = (_id_of(client, shapes_photos[i][0].name) for i in (5, 6))
+    response = client.post(
+        "/trash", data={"photo_id": [str(b)], "next": "/duplicates?threshold=0.9"}
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("threshold=0.9")
+    assert client.get(f"/api/photos/{b}").status_code == 404
+    assert client.get(f"/api/photos/{a}").status_code == 200
+    token = client.get("/api/trash").get_json()["items"][0]["token"]
+    client.post(f"/trash/{token}/restore")
