@@ -98,7 +98,19 @@ def _v2_imports_and_filters(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photos_bundle ON photos(bundle_id, status)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_photos_and_meta, _v2_imports_and_filters)
+def _v3_ocr_text(conn: sqlite3.Connection) -> None:
+    """Recognised text (OCR) per photo: status, lines with boxes, FTS5 trigram index."""
+    from edge_app.library.ocr_store import OCR_SCHEMA
+
+    for statement in OCR_SCHEMA:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_photos_and_meta,
+    _v2_imports_and_filters,
+    _v3_ocr_text,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
+from edge_app.library.ocr_store import OcrStore
 from edge_app.library.records import (
     PHOTO_STATUSES,
     ImportFile,
@@ -82,7 +83,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(ImportLog):
+class Library(ImportLog, OcrStore):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
