@@ -138,6 +138,18 @@ class OcrStore(SqliteStore):
                 [photo_id, sha256, state, reason, engine, len(lines), seconds, utc_now()],
             )
 
+    def check_ocr_index(self) -> int:
+        """FTS5 integrity check of the text index against the lines; returns the line count."""
+        try:
+            with self.transaction():
+                self._exec("INSERT INTO ocr_fts(ocr_fts, rank) VALUES ('integrity-check', 1)")
+        except Exception as exc:
+            raise LibraryError(
+                f"the OCR text index does not match the recognised lines ({exc}): "
+                "run `edge-app ocr --rebuild-index`"
+            ) from exc
+        return int(self._rows("SELECT COUNT(*) AS n FROM ocr_lines")[0]["n"])
+
     def ocr_status(self, photo_id: int) -> OcrStatus | None:
         rows = self._rows("SELECT * FROM ocr_status WHERE photo_id = ?", [photo_id])
         return OcrStatus(**rows[0]) if rows else None
