@@ -10,6 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
+from webui import ocr as ocr_web
 from webui import imports, services
 from webui.api import uploaded_images
 from webui.auth import admin_only
@@ -103,7 +104,8 @@ def photo(photo_id: int) -> str:
     ctx = web_state().context
     info = services.photo_info(ctx, photo_id)
     similar = services.similar(ctx, photo_id, SIMILAR_ON_PHOTO_PAGE)
-    return render_template("photo.html", photo=info, results=similar)
+    text = ocr_web.photo_text(ctx, photo_id)
+    return render_template("photo.html", photo=info, results=similar, ocr=text)
 
 
 @bp.get("/duplicates")
