@@ -163,3 +163,14 @@ def query(args: argparse.Namespace, command: str) -> list[Path]:
         "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
     )
     return _write_report(args.out, "query", payload, query_markdown, [png])
+
+
+def ocr(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.ocr_bench import ocr_markdown, run_ocr_bench
+
+    results = run_ocr_bench(
+        args.images, args.truth, args.bundle, args.prefer, args.limit, args.max_side, _log
+    )
+    config = _config(args, "images", "truth", "bundle", "prefer", "limit", "max_side")
+    payload = report.envelope("ocr", command, config, results)
+    return _write_report(args.out, "ocr", payload, ocr_markdown, [])
