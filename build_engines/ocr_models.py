@@ -27,7 +27,7 @@ from build_engines import convert_openvino, validate
 from build_engines.bundle_writer import file_entry
 from build_engines.errors import BuildError, ConversionError, ParityError
 from build_engines.validate import ParityReport
-from engines.manifest import Artifact, BatchProfile, Manifest, OcrSpec, Parity, TensorSpec
+from engines.manifest import Artifact, BatchProfile, Manifest, OcrSpec, TensorSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,11 @@ WHEEL = "rapidocr-onnxruntime"
 TOWERS = ("ocr_det", "ocr_cls", "ocr_rec")
 OCR_PRECISIONS = ("fp32", "fp16")
 REFERENCE = "onnxruntime-fp32"
-BATCH = {"ocr_det": BatchProfile(1, 1, 1), "ocr_cls": BatchProfile(1, 8, 32),
-         "ocr_rec": BatchProfile(1, 8, 32)}  # fmt: skip
+BATCH = {
+    "ocr_det": BatchProfile(1, 1, 1),
+    "ocr_cls": BatchProfile(1, 8, 32),
+    "ocr_rec": BatchProfile(1, 8, 32),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ def find_source(folder: Path | None = None) -> OcrSource:
     folder = Path(folder)
     models = {t: _one(folder, f"*{t.removeprefix('ocr_')}*.onnx") for t in TOWERS}
     keys = folder / DICT_NAME
-    text = keys.read_text(encoding="utf-8") if keys.is_file() else _dict_from_model(models["ocr_rec"])
+    text = (
+        keys.read_text(encoding="utf-8") if keys.is_file() else _dict_from_model(models["ocr_rec"])
+    )
     licence = folder / "LICENSE"
     notice = licence.read_text(encoding="utf-8").splitlines()[0] if licence.is_file() else "unknown"
     return OcrSource(models, text, f"folder:{folder}", notice)
@@ -82,7 +87,9 @@ def _wheel_source() -> OcrSource:
 def _one(folder: Path, pattern: str) -> Path:
     found = sorted(folder.glob(pattern))
     if len(found) != 1:
-        raise BuildError(f"expected exactly one {pattern} in {folder}, found {[p.name for p in found]}")
+        raise BuildError(
+            f"expected exactly one {pattern} in {folder}, found {[p.name for p in found]}"
+        )
     return found[0]
 
 
@@ -124,8 +131,10 @@ def add_ocr(
     bundle_dir = Path(bundle_dir)
     manifest = Manifest.load(bundle_dir)
     if "tensorrt" in targets:
-        log.warning("OCR: TensorRT plans need dynamic H/W profiles, not built yet; "
-                    "the OCR models run on ONNX Runtime/OpenVINO")  # fmt: skip
+        log.warning(
+            "OCR: TensorRT plans need dynamic H/W profiles, not built yet; "
+            "the OCR models run on ONNX Runtime/OpenVINO"
+        )
     src = find_source(folder)
     out = bundle_dir / OCR_DIR
     shutil.rmtree(out, ignore_errors=True)
@@ -135,9 +144,10 @@ def add_ocr(
     onnx_arts = [_copy_onnx(bundle_dir, src.models[t], t, classes) for t in TOWERS]
     converted = [
         _openvino(bundle_dir, a, p)
-        for p in precisions if p in OCR_PRECISIONS and "openvino" in targets
+        for p in precisions
+        if p in OCR_PRECISIONS and "openvino" in targets
         for a in onnx_arts
-    ]  # fmt: skip
+    ]
     spec = OcrSpec(
         artifacts=tuple(onnx_arts + converted),
         dictionary=file_entry(bundle_dir, f"{OCR_DIR}/{DICT_NAME}"),
@@ -155,10 +165,15 @@ def _copy_onnx(bundle_dir: Path, model: Path, tower: str, classes: int) -> Artif
     shutil.copyfile(model, bundle_dir / rel)
     inp, out = tensor_specs(bundle_dir / rel, tower, classes)
     return Artifact(
-        tower=tower, backend="onnxruntime", precision="fp32",
-        files=(file_entry(bundle_dir, rel),), inputs=(inp,), outputs=(out,),
-        batch=BATCH[tower], versions=_versions("onnxruntime"),
-    )  # fmt: skip
+        tower=tower,
+        backend="onnxruntime",
+        precision="fp32",
+        files=(file_entry(bundle_dir, rel),),
+        inputs=(inp,),
+        outputs=(out,),
+        batch=BATCH[tower],
+        versions=_versions("onnxruntime"),
+    )
 
 
 def _openvino(bundle_dir: Path, onnx_art: Artifact, precision: str) -> Artifact:
@@ -169,9 +184,12 @@ def _openvino(bundle_dir: Path, onnx_art: Artifact, precision: str) -> Artifact:
         raise ConversionError(f"OCR {onnx_art.tower}: {exc}") from exc
     rels = [p.relative_to(bundle_dir).as_posix() for p in paths]
     return replace(
-        onnx_art, backend="openvino", precision=precision,
-        files=tuple(file_entry(bundle_dir, r) for r in rels), versions=convert_openvino.versions(),
-    )  # fmt: skip
+        onnx_art,
+        backend="openvino",
+        precision=precision,
+        files=tuple(file_entry(bundle_dir, r) for r in rels),
+        versions=convert_openvino.versions(),
+    )
 
 
 def _versions(package: str) -> dict[str, str]:
@@ -204,6 +222,6 @@ def verify_ocr(bundle_dir: Path) -> list[ParityReport]:
     limits = validate.thresholds()
     return [
         ParityReport(a.key, a.parity, limits[a.precision])
-        for a in fresh.artifacts if a.backend != "onnxruntime"
-    ]  # fmt: skip
-
+        for a in fresh.artifacts
+        if a.backend != "onnxruntime"
+    ]

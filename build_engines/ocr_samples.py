@@ -52,7 +52,7 @@ def background(name: str, scale: float = 1.0) -> Image.Image:
 
     img = Image.fromarray(np.asarray(getattr(skimage.data, name)())).convert("RGB")
     if scale != 1.0:
-        img = img.resize((int(img.width * scale), int(img.height * scale)), Image.LANCZOS)
+        img = img.resize((int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS)
     return img
 
 
@@ -61,7 +61,7 @@ def draw_words(img: Image.Image, words: Sequence[Word]) -> Image.Image:
     out = img.convert("RGB").copy()
     for word in words:
         face = font(word.font, word.size)
-        left, top, right, bottom = face.getbbox(word.text)
+        left, top, right, bottom = (int(v) for v in face.getbbox(word.text))
         pad = max(4, word.size // 5)
         tile = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), (0, 0, 0, 0))
         draw = ImageDraw.Draw(tile)
@@ -69,7 +69,7 @@ def draw_words(img: Image.Image, words: Sequence[Word]) -> Image.Image:
             draw.rectangle([0, 0, tile.width - 1, tile.height - 1], fill=(*word.box_color, 255))
         draw.text((pad - left, pad - top), word.text, font=face, fill=(*word.color, 255))
         if word.angle:
-            tile = tile.rotate(word.angle, expand=True, resample=Image.BICUBIC)
+            tile = tile.rotate(word.angle, expand=True, resample=Image.Resampling.BICUBIC)
         out.paste(tile, word.xy, tile)
     return out
 
@@ -91,7 +91,10 @@ def parity_images() -> list[Image.Image]:
     """Builder parity inputs: each real background with English and Chinese words."""
     words = [
         [Word("OPEN 24 HOURS", xy=(30, 30)), Word("出口", CJK_FONT, 44, (60, 150))],
-        [Word("PART 4711", size=36, xy=(40, 200), angle=8), Word("欢迎光临", CJK_FONT, 36, (40, 40))],
+        [
+            Word("PART 4711", size=36, xy=(40, 200), angle=8),
+            Word("欢迎光临", CJK_FONT, 36, (40, 40)),
+        ],
         [Word("Station Road", size=32, xy=(120, 300)), Word("SALE", size=56, xy=(300, 40))],
         [Word("NASA", size=48, xy=(300, 400)), Word("北京大学", CJK_FONT, 40, (30, 30))],
     ]

@@ -62,7 +62,8 @@ def photo_text(ctx: AppContext, photo_id: int) -> PhotoText:
     if status is None or status.sha256 != photo.sha256:
         return PhotoText("pending")
     lines = tuple(
-        TextLine(i, ln.text, ln.score, ln.box) for i, ln in enumerate(ctx.reader.ocr_lines(photo_id))
+        TextLine(i, ln.text, ln.score, ln.box)
+        for i, ln in enumerate(ctx.reader.ocr_lines(photo_id))
     )
     return PhotoText(status.state, lines, status.reason)
 

@@ -256,8 +256,13 @@ def _hits(ctx: AppContext, results: Any) -> list[Hit]:
     ranked = [(int(r.photo_id), float(r.score), getattr(r, "text_match", None)) for r in results]
     photos = {p.id: p for p in ctx.reader.get_photos([i for i, _, _ in ranked])}
     return [
-        Hit(id=i, score=s, name=photos[i].rel_path.rpartition("/")[2], folder=photos[i].folder,
-            text_match=t)  # fmt: skip
+        Hit(
+            id=i,
+            score=s,
+            name=photos[i].rel_path.rpartition("/")[2],
+            folder=photos[i].folder,
+            text_match=t,
+        )
         for i, s, t in ranked
         if i in photos
     ]

@@ -10,8 +10,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
-from webui import ocr as ocr_web
 from webui import imports, services
+from webui import ocr as ocr_web
 from webui.api import uploaded_images
 from webui.auth import admin_only
 from webui.security import UploadError

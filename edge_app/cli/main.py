@@ -241,8 +241,13 @@ def _run_search(ctx: AppContext, query: str, image: Path | None, limit: int) -> 
 
 def _hits(results: Sequence[SearchResult]) -> list[dict[str, Any]]:
     return [
-        {"id": r.photo_id, "score": round(r.score, 6), "path": r.rel_path, "folder": r.folder,
-         "text_match": r.text_match}  # fmt: skip
+        {
+            "id": r.photo_id,
+            "score": round(r.score, 6),
+            "path": r.rel_path,
+            "folder": r.folder,
+            "text_match": r.text_match,
+        }
         for r in results
     ]
 

@@ -57,12 +57,15 @@ class OcrReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "done": self.done, "no_text": self.no_text, "failed": self.failed,
-            "stopped": self.stopped, "seconds": round(self.seconds, 3),
+            "done": self.done,
+            "no_text": self.no_text,
+            "failed": self.failed,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 3),
             "detect_seconds": round(self.detect_seconds, 3),
             "recognize_seconds": round(self.read_seconds, 3),
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
-        }  # fmt: skip
+        }
 
 
 def load_for_ocr(path: Path, max_side: int, max_pixels: int) -> np.ndarray:
@@ -79,7 +82,9 @@ def load_for_ocr(path: Path, max_side: int, max_pixels: int) -> np.ndarray:
             upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             return np.asarray(upright)
     except FileNotFoundError as exc:
-        raise ImageDecodeError(f"the file is gone ({path.name}); it is dropped on the next index run") from exc
+        raise ImageDecodeError(
+            f"the file is gone ({path.name}); it is dropped on the next index run"
+        ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError(f"image too large for this appliance ({exc})") from exc
     except UnidentifiedImageError as exc:
@@ -100,9 +105,11 @@ class OcrPass:
         self.engine_id = engine_id
 
     def run(
-        self, progress: Progress | None = None, stop_event: threading.Event | None = None,
+        self,
+        progress: Progress | None = None,
+        stop_event: threading.Event | None = None,
         limit: int | None = None,
-    ) -> OcrReport:  # fmt: skip
+    ) -> OcrReport:
         """Read pending photos one by one; stops cleanly between photos when asked."""
         progress = progress or Progress()
         todo = self.library.photos_needing_ocr(limit)
@@ -150,8 +157,9 @@ class OcrPass:
         self, item: OcrTodo, n: int, reason: str, report: OcrReport, progress: Progress
     ) -> None:
         log.warning("OCR of %s failed: %s", item.rel_path, reason)
-        self.library.record_ocr(item.photo_id, item.sha256, "failed", reason=reason,
-                                engine=self.engine_id)  # fmt: skip
+        self.library.record_ocr(
+            item.photo_id, item.sha256, "failed", reason=reason, engine=self.engine_id
+        )
         report.failed += 1
         report.failures.append((item.rel_path, reason))
         progress.error(item.rel_path, reason)
@@ -165,9 +173,12 @@ def _row(line: Any, width: int, height: int) -> OcrLineRow:
 
 
 def run_ocr(
-    settings: Settings, library: Library, progress: Progress | None = None,
-    stop_event: threading.Event | None = None, limit: int | None = None,
-) -> OcrReport:  # fmt: skip
+    settings: Settings,
+    library: Library,
+    progress: Progress | None = None,
+    stop_event: threading.Event | None = None,
+    limit: int | None = None,
+) -> OcrReport:
     """Open the bundle's OCR engine and run the pass (raises `OcrUnavailableError`)."""
     from engines.manifest import Manifest
     from engines.ocr import open_ocr

@@ -29,15 +29,22 @@ if TYPE_CHECKING:
 
 
 def search_with_text(
-    service: SearchService, parsed: ParsedQuery, photo_filter: PhotoFilter | None, *,
-    limit: int, offset: int, min_score: float | None,
-) -> SearchPage:  # fmt: skip
+    service: SearchService,
+    parsed: ParsedQuery,
+    photo_filter: PhotoFilter | None,
+    *,
+    limit: int,
+    offset: int,
+    min_score: float | None,
+) -> SearchPage:
     """Run `parsed` by the rule in the module docstring."""
     from edge_app.search.service import _check_paging
 
     _check_paging(limit, offset)
     lib = service.library
-    excluded = {h.photo_id for t in parsed.ocr_terms if t.weight < 0 for h in lib.text_hits(t.ocr or "")}
+    excluded = {
+        h.photo_id for t in parsed.ocr_terms if t.weight < 0 for h in lib.text_hits(t.ocr or "")
+    }
     positive = [t for t in parsed.ocr_terms if t.weight > 0]
     if positive:
         hits = _all_of([lib.text_hits(t.ocr or "") for t in positive])
@@ -79,17 +86,23 @@ def _cosines(service: SearchService, vector: np.ndarray, hits: list[TextHit]) ->
 
 
 def _rank_hits(
-    service: SearchService, parsed: ParsedQuery, hits: list[TextHit], limit: int, offset: int,
+    service: SearchService,
+    parsed: ParsedQuery,
+    hits: list[TextHit],
+    limit: int,
+    offset: int,
     min_score: float | None,
-) -> SearchPage:  # fmt: skip
+) -> SearchPage:
     """text: filter present: rank by the other terms' cosine, else by line confidence."""
     from edge_app.search.service import SearchPage
 
     scored = [(h, h.score) for h in hits]
     if parsed.vector_terms:
         cos = _cosines(service, service.query_vector(parsed), hits)
-        scored = sorted(((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
-                        key=lambda p: (-p[1], p[0].photo_id))  # fmt: skip
+        scored = sorted(
+            ((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
+            key=lambda p: (-p[1], p[0].photo_id),
+        )
     if min_score is not None:
         scored = [p for p in scored if p[1] >= min_score]
     page = scored[offset : offset + limit]
@@ -98,21 +111,35 @@ def _rank_hits(
 
 
 def _combined(
-    service: SearchService, vector: np.ndarray, hits: list[TextHit], excluded: set[int],
-    photo_filter: PhotoFilter | None, limit: int, offset: int, min_score: float | None,
-) -> SearchPage:  # fmt: skip
+    service: SearchService,
+    vector: np.ndarray,
+    hits: list[TextHit],
+    excluded: set[int],
+    photo_filter: PhotoFilter | None,
+    limit: int,
+    offset: int,
+    min_score: float | None,
+) -> SearchPage:
     """Text matches first (by cosine), then the semantic ranking without them."""
     from edge_app.search.service import SearchPage
 
     cos = _cosines(service, vector, hits)
-    first = sorted(((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
-                   key=lambda p: (-p[1], p[0].photo_id))  # fmt: skip
+    first = sorted(
+        ((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
+        key=lambda p: (-p[1], p[0].photo_id),
+    )
     head = _results(service, first[offset : offset + limit])
     rest_offset = max(0, offset - len(first))
     rest_limit = max(1, limit - len(head))
     skip = tuple(sorted(excluded | {h.photo_id for h, _ in first}))
-    rest = service.search_vector(vector, photo_filter, limit=rest_limit, offset=rest_offset,
-                                 min_score=min_score, exclude=skip)  # fmt: skip
+    rest = service.search_vector(
+        vector,
+        photo_filter,
+        limit=rest_limit,
+        offset=rest_offset,
+        min_score=min_score,
+        exclude=skip,
+    )
     tail = list(rest.results)[: limit - len(head)]
     total = len(first) + rest.total
     more = offset + limit < len(first) or rest.has_more or len(rest.results) > len(tail)

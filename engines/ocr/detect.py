@@ -51,8 +51,7 @@ def boxes_from_map(
     prob: np.ndarray, ratio_h: float, ratio_w: float, src_hw: tuple[int, int], params: DetParams
 ) -> tuple[list[np.ndarray], list[float]]:
     """(H',W') probability map -> quadrilaterals (4x2 float32, image pixels) and scores."""
-    mask = (prob > params.thresh).astype(np.uint8)
-    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    mask = cv2.dilate((prob > params.thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     boxes: list[np.ndarray] = []
     scores: list[float] = []
@@ -105,11 +104,13 @@ def order_points(pts: np.ndarray) -> np.ndarray:
 def _mean_score(prob: np.ndarray, box: np.ndarray) -> float:
     """Mean probability inside the box (DB's 'fast' score mode)."""
     h, w = prob.shape
-    x0, x1 = int(np.clip(np.floor(box[:, 0].min()), 0, w - 1)), int(
-        np.clip(np.ceil(box[:, 0].max()), 0, w - 1)
+    x0, x1 = (
+        int(np.clip(np.floor(box[:, 0].min()), 0, w - 1)),
+        int(np.clip(np.ceil(box[:, 0].max()), 0, w - 1)),
     )
-    y0, y1 = int(np.clip(np.floor(box[:, 1].min()), 0, h - 1)), int(
-        np.clip(np.ceil(box[:, 1].max()), 0, h - 1)
+    y0, y1 = (
+        int(np.clip(np.floor(box[:, 1].min()), 0, h - 1)),
+        int(np.clip(np.ceil(box[:, 1].max()), 0, h - 1)),
     )
     mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), dtype=np.uint8)
     shifted = (box - np.array([x0, y0], dtype=np.float32)).astype(np.int32)

@@ -41,7 +41,9 @@ def test_every_converted_ocr_artifact_has_parity_vs_onnxruntime(ocr_bundle: Path
         assert ocr.checks[art.key]["argmax_agreement"] >= 0.99
 
 
-def test_adding_ocr_keeps_the_bundle_id_and_clip_artifacts(tiny_bundle: Path, ocr_bundle: Path) -> None:
+def test_adding_ocr_keeps_the_bundle_id_and_clip_artifacts(
+    tiny_bundle: Path, ocr_bundle: Path
+) -> None:
     plain, with_ocr = Manifest.load(tiny_bundle), Manifest.load(ocr_bundle)
     assert plain.ocr is None
     assert with_ocr.bundle_id == plain.bundle_id  # no re-embedding when OCR is added
@@ -50,14 +52,18 @@ def test_adding_ocr_keeps_the_bundle_id_and_clip_artifacts(tiny_bundle: Path, oc
 
 def test_verify_remeasures_ocr_parity(ocr_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reports = verify_ocr(ocr_bundle)
-    assert sorted(r.key for r in reports) == [f"{t}/openvino/fp32" for t in ("ocr_cls", "ocr_det", "ocr_rec")]
+    assert sorted(r.key for r in reports) == [
+        f"{t}/openvino/fp32" for t in ("ocr_cls", "ocr_det", "ocr_rec")
+    ]
     assert all(r.passed for r in reports)
     assert edge_build(["verify", str(ocr_bundle)]) == 0
     out = capsys.readouterr().out
     assert "ocr_rec/openvino/fp32            OK" in out
 
 
-def test_verify_fails_on_a_damaged_ocr_ir(ocr_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_fails_on_a_damaged_ocr_ir(
+    ocr_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "bundle"
     shutil.copytree(ocr_bundle, copy)
     weights = copy / "ocr" / "ocr_det_fp32.bin"
@@ -70,7 +76,9 @@ def test_verify_fails_on_a_damaged_ocr_ir(ocr_bundle: Path, tmp_path: Path, caps
     assert "ocr_det_fp32.bin" in capsys.readouterr().err
 
 
-def test_add_ocr_from_a_local_folder(tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_ocr_from_a_local_folder(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     wheel = find_source(None)
     folder = tmp_path / "ppocr"
     folder.mkdir()
@@ -88,7 +96,9 @@ def test_add_ocr_from_a_local_folder(tiny_bundle: Path, tmp_path: Path, capsys: 
     assert "ocr_det/onnxruntime/fp32" in capsys.readouterr().out
 
 
-def test_a_folder_without_models_is_a_clear_error(tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_folder_without_models_is_a_clear_error(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, bundle)
     assert edge_build(["add-ocr", str(bundle), "--from", str(tmp_path / "empty")]) == 2

@@ -15,7 +15,6 @@ from PIL import Image
 
 import engines
 from build_engines.ocr_samples import (
-    CJK_FONT,
     Word,
     background,
     draw_words,

@@ -20,7 +20,9 @@ from webui.state import web_state
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path) -> Iterator[tuple[Settings, Any]]:
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path
+) -> Iterator[tuple[Settings, Any]]:
     from edge_app.context import AppContext
 
     root = tmp_path_factory.mktemp("ocrweb") / "data"
@@ -78,13 +80,17 @@ def test_photo_api_text_and_status(client: FlaskClient) -> None:
     assert body["state"] == "done" and body["text"] == "欢迎光临"
     assert body["lines"][0]["score"] > 0.9 and len(body["lines"][0]["box"]) == 4
     status = client.get("/api/ocr/status").get_json()
-    assert status == {"counts": {"done": 4, "no_text": 1, "failed": 0, "pending": 0}, "failures": []}
+    assert status == {
+        "counts": {"done": 4, "no_text": 1, "failed": 0, "pending": 0},
+        "failures": [],
+    }
     assert client.get("/api/photos/999999/text").status_code == 404
 
 
 def test_photo_without_text_says_so(client: FlaskClient) -> None:
     cat = next(
-        r["id"] for r in client.get("/api/search?q=a+cat&limit=10").get_json()["results"]
+        r["id"]
+        for r in client.get("/api/search?q=a+cat&limit=10").get_json()["results"]
         if r["name"] == NO_TEXT[0]
     )
     assert client.get(f"/api/photos/{cat}/text").get_json()["state"] == "no_text"

@@ -24,13 +24,20 @@ from tests.edge_app.enrich.ocr_fixtures import write_text_photos
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _run(data: Path, bundle: Path, command: str, hook: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def _run(
+    data: Path, bundle: Path, command: str, hook: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop(KILL_HOOK_ENV, None)
     if hook:
         env[KILL_HOOK_ENV] = hook
     cmd = [sys.executable, "-m", "edge_app", "--data-dir", str(data), "--bundle", str(bundle)]
-    return subprocess.run([*cmd, command, "--json"], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*cmd, command, "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _lines(data: Path) -> dict[str, list[str]]:
@@ -52,9 +59,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path) -> dic
     return lines
 
 
-@pytest.mark.parametrize(
-    ("hook", "committed"), [("ocr-mid-photo:3", 2), ("ocr-after-commit:2", 2)]
-)
+@pytest.mark.parametrize(("hook", "committed"), [("ocr-mid-photo:3", 2), ("ocr-after-commit:2", 2)])
 def test_kill_during_ocr_then_restart_loses_and_doubles_nothing(
     tmp_path: Path, ocr_bundle: Path, reference: dict[str, list[str]], hook: str, committed: int
 ) -> None:

@@ -34,7 +34,9 @@ LINES = {
 def svc(
     tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path, shapes_photos: Photos
 ) -> Iterator[tuple[SearchService, list[int]]]:
-    service, ids, encoder = _build_service(tmp_path_factory.mktemp("text"), tiny_bundle, shapes_photos)
+    service, ids, encoder = _build_service(
+        tmp_path_factory.mktemp("text"), tiny_bundle, shapes_photos
+    )
     with Library(service.settings.db_path) as writer:
         for i, lines in LINES.items():
             rows = [OcrLineRow(t, s, BOX) for t, s in lines]
@@ -58,11 +60,15 @@ def test_grammar_reads_text_terms() -> None:
         parse_query("text: exit")
 
 
-def test_english_phrase_is_case_insensitive_and_ranked_by_confidence(svc: tuple[SearchService, list[int]]) -> None:
+def test_english_phrase_is_case_insensitive_and_ranked_by_confidence(
+    svc: tuple[SearchService, list[int]],
+) -> None:
     service, ids = svc
     page = service.search('text:"part 4711"')
     assert _ids(page) == [ids[0], ids[2]]  # 0.97 before 0.80; photo 6's line is stale
-    assert page.results[0].text_match == "PART 4711-B" and page.results[0].score == pytest.approx(0.97)
+    assert page.results[0].text_match == "PART 4711-B" and page.results[0].score == pytest.approx(
+        0.97
+    )
     assert _ids(service.search("text:germany")) == [ids[0]]
 
 
@@ -78,9 +84,11 @@ def test_short_queries_and_like_wildcards_are_literal(svc: tuple[SearchService, 
     assert _ids(service.search("text:_")) == []
 
 
-def test_text_filter_with_semantic_terms_ranks_by_cosine(svc: tuple[SearchService, list[int]]) -> None:
+def test_text_filter_with_semantic_terms_ranks_by_cosine(
+    svc: tuple[SearchService, list[int]],
+) -> None:
     service, ids = svc
-    page = service.search('text:4711 + a red circle')
+    page = service.search("text:4711 + a red circle")
     vec = service.query_vector(parse_query("a red circle"))
     _, mat = service.library.get_embeddings([ids[0], ids[2]])
     expected = [ids[0], ids[2]] if mat[0] @ vec >= mat[1] @ vec else [ids[2], ids[0]]
@@ -93,7 +101,9 @@ def test_negative_text_term_excludes(svc: tuple[SearchService, list[int]]) -> No
     assert ids[3] not in _ids(page) and len(page.results) == len(ids) - 1
 
 
-def test_plain_query_puts_text_matches_first_then_the_rest(svc: tuple[SearchService, list[int]]) -> None:
+def test_plain_query_puts_text_matches_first_then_the_rest(
+    svc: tuple[SearchService, list[int]],
+) -> None:
     service, ids = svc
     whole = service.search("exit", limit=500)
     assert _ids(whole)[0] == ids[3] and whole.results[0].text_match == "EXIT"
