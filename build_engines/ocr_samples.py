@@ -52,7 +52,9 @@ def background(name: str, scale: float = 1.0) -> Image.Image:
 
     img = Image.fromarray(np.asarray(getattr(skimage.data, name)())).convert("RGB")
     if scale != 1.0:
-        img = img.resize((int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS)
+        img = img.resize(
+            (int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS
+        )
     return img
 
 

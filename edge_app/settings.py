@@ -79,6 +79,7 @@ class Settings:
     log_level: str = "INFO"
     ocr_enabled: bool = True  # read text in photos after embedding, when the bundle has OCR
     ocr_max_side: int = 2048  # photos are decoded at most this long for OCR (bounded cost)
+    ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -240,6 +241,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "log_level": lambda raw: _as_str(raw).upper(),
     "ocr_enabled": _as_bool,
     "ocr_max_side": _as_int,
+    "ocr_det_side": _as_int,
 }
 
 
@@ -263,6 +265,7 @@ def _validate(s: Settings) -> None:
         (s.log_level in LOG_LEVELS, f"log_level must be one of {LOG_LEVELS}, got {s.log_level!r}"),
         (bool(s.host), "host must not be empty"),
         (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
+        (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -108,6 +108,7 @@ def _add_ocr(sub: Any) -> None:
     p.add_argument("--prefer", type=_names, default=("onnxruntime", "openvino:fp32"))
     p.add_argument("--limit", type=int, help="first N photos only")
     p.add_argument("--max-side", type=int, default=2048, help="decode size (as ocr_max_side)")
+    p.add_argument("--det-side", type=int, help="detector input bound (default 960)")
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 

@@ -63,6 +63,7 @@ def read_all(
     truth: list[dict[str, Any]],
     max_side: int,
     log: Callable[[str], None],
+    det_side: int | None = None,
 ) -> tuple[list[list[dict[str, Any]]], dict[str, float]]:
     """Predicted lines per image (pixels of the full image) and the timings."""
     from edge_app.enrich.ocr_pass import load_for_ocr
@@ -70,7 +71,7 @@ def read_all(
 
     preds: list[list[dict[str, Any]]] = []
     det_s, rec_s, gated = 0.0, 0.0, 0
-    with open_ocr(bundle, prefer=prefer) as engine:
+    with open_ocr(bundle, prefer=prefer, det_max_side=det_side) as engine:
         engine.read(load_for_ocr(images / truth[0]["image"], max_side, 10**9))  # warm-up
         start = time.perf_counter()
         for row in truth:
@@ -189,6 +190,7 @@ def run_ocr_bench(
     limit: int | None,
     max_side: int,
     log: Callable[[str], None],
+    det_side: int | None = None,
 ) -> dict[str, Any]:
     truth = load_truth(truth_file, limit)
     if not truth:
@@ -199,7 +201,7 @@ def run_ocr_bench(
         "backends": {},
     }
     for prefer in prefers:
-        preds, speed = read_all(bundle, prefer, images, truth, max_side, log)
+        preds, speed = read_all(bundle, prefer, images, truth, max_side, log, det_side)
         missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
         results["backends"][prefer] = {
             **speed,

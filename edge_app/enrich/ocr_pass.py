@@ -184,7 +184,9 @@ def run_ocr(
     from engines.ocr import open_ocr
 
     manifest = Manifest.load(settings.bundle_dir)
-    engine = open_ocr(settings.bundle_dir, prefer=settings.backend_prefer)
+    engine = open_ocr(
+        settings.bundle_dir, prefer=settings.backend_prefer, det_max_side=settings.ocr_det_side
+    )
     engine_id = manifest.ocr.source if manifest.ocr else "ocr"
     with engine:
         return OcrPass(settings, library, engine, engine_id).run(progress, stop_event, limit)

@@ -55,8 +55,13 @@ def open_ocr(
     prefer: str | None = None,
     device: str | None = None,
     cache_dir: Path | None = None,
+    det_max_side: int | None = None,
 ) -> OcrEngine:
-    """Verify the OCR files and load det, cls and rec with the best runnable backend."""
+    """Verify the OCR files and load det, cls and rec with the best runnable backend.
+
+    `det_max_side` bounds the detector's input (default `DetParams.max_side`).
+    """
+    from engines.ocr.detect import DetParams
     from engines.bundle import load_bundle
     from engines.ocr.engine import OcrEngine
     from engines.ocr.recognize import load_dictionary
@@ -69,6 +74,7 @@ def open_ocr(
     engine = OcrEngine(
         runners["ocr_det"], runners["ocr_rec"], classes, runners.get("ocr_cls"),
         cls_shape=spec.cls_shape,
+        params=DetParams(max_side=det_max_side) if det_max_side else None,
     )  # fmt: skip
     log.info("OCR engine: %s", engine.describe())
     return engine
