@@ -282,7 +282,10 @@ def serve(settings: Settings) -> int:
     settings.ensure_dirs()
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
-    jobs = JobQueue({"reindex": _reindex_handler(ctx)}, threading.Event())
+    from edge_app.enrich.ocr_job import ocr_handler, then_ocr
+
+    reindex = then_ocr(_reindex_handler(ctx), lambda: jobs.submit("ocr"))  # text after embeddings
+    jobs = JobQueue({"reindex": reindex, "ocr": ocr_handler(ctx)}, threading.Event())
     attach_jobs(app, jobs)
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
