@@ -104,3 +104,16 @@ def test_a_folder_without_models_is_a_clear_error(
     assert edge_build(["add-ocr", str(bundle), "--from", str(tmp_path / "empty")]) == 2
     assert "expected exactly one *det*.onnx" in capsys.readouterr().err
     assert Manifest.load(bundle).ocr is None  # the bundle is unchanged
+
+
+def test_export_with_ocr_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bundle"
+    assert (
+        edge_build(["export", "--model", "tiny", "--out", str(out), "--targets", "onnx", "--ocr"])
+        == 0
+    )
+    manifest = Manifest.load(out)
+    assert manifest.ocr is not None and {a.tower for a in manifest.ocr.artifacts} == {
+        "ocr_det", "ocr_cls", "ocr_rec"
+    }  # fmt: skip
+    assert "OCR: rapidocr-onnxruntime" in capsys.readouterr().out
