@@ -61,8 +61,8 @@ def open_ocr(
 
     `det_max_side` bounds the detector's input (default `DetParams.max_side`).
     """
-    from engines.ocr.detect import DetParams
     from engines.bundle import load_bundle
+    from engines.ocr.detect import DetParams
     from engines.ocr.engine import OcrEngine
     from engines.ocr.recognize import load_dictionary
 
