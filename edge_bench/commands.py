@@ -169,7 +169,13 @@ def ocr(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.ocr_bench import ocr_markdown, run_ocr_bench
 
     results = run_ocr_bench(
-        args.images, args.truth, args.bundle, args.prefer, args.limit, args.max_side, _log,
+        args.images,
+        args.truth,
+        args.bundle,
+        args.prefer,
+        args.limit,
+        args.max_side,
+        _log,
         args.det_side,
     )
     config = _config(args, "images", "truth", "bundle", "prefer", "limit", "max_side", "det_side")
