@@ -27,11 +27,12 @@ from build_engines import convert_openvino, validate
 from build_engines.bundle_writer import file_entry
 from build_engines.errors import BuildError, ConversionError, ParityError
 from build_engines.validate import ParityReport
-from engines.manifest import Artifact, BatchProfile, Manifest, OcrSpec, TensorSpec
+from engines.manifest import Artifact, BatchProfile, FileEntry, Manifest, OcrSpec, TensorSpec
 
 log = logging.getLogger(__name__)
 
 OCR_DIR = "ocr"
+WORK_DIR = "ocr.partial"  # staged here; swapped in for ocr/ only after the parity gate
 DICT_NAME = "ppocr_keys_v1.txt"
 WHEEL = "rapidocr-onnxruntime"
 TOWERS = ("ocr_det", "ocr_cls", "ocr_rec")
@@ -136,10 +137,25 @@ def add_ocr(
             "the OCR models run on ONNX Runtime/OpenVINO"
         )
     src = find_source(folder)
-    out = bundle_dir / OCR_DIR
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    (out / DICT_NAME).write_text(src.dictionary, encoding="utf-8")
+    work = bundle_dir / WORK_DIR
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        spec = _gate(measure_all(bundle_dir, _stage(bundle_dir, src, targets, precisions)))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # the live ocr/ and manifest stay as they were
+        raise
+    spec = _publish(bundle_dir, spec)
+    replace(manifest, ocr=spec).save(bundle_dir)
+    log.info("OCR models added to %s (%d artifacts)", bundle_dir, len(spec.artifacts))
+    return spec
+
+
+def _stage(
+    bundle_dir: Path, src: OcrSource, targets: Sequence[str], precisions: Sequence[str]
+) -> OcrSpec:
+    """Everything written to the staging folder; the live `ocr/` is not touched yet."""
+    (bundle_dir / WORK_DIR / DICT_NAME).write_text(src.dictionary, encoding="utf-8")
     classes = len(src.dictionary.splitlines()) + 2  # + CTC blank + space
     onnx_arts = [_copy_onnx(bundle_dir, src.models[t], t, classes) for t in TOWERS]
     converted = [
@@ -148,20 +164,32 @@ def add_ocr(
         if p in OCR_PRECISIONS and "openvino" in targets
         for a in onnx_arts
     ]
-    spec = OcrSpec(
+    return OcrSpec(
         artifacts=tuple(onnx_arts + converted),
-        dictionary=file_entry(bundle_dir, f"{OCR_DIR}/{DICT_NAME}"),
+        dictionary=file_entry(bundle_dir, f"{WORK_DIR}/{DICT_NAME}"),
         source=src.source,
         license=src.license,
     )
-    spec = _gate(measure_all(bundle_dir, spec))
-    replace(manifest, ocr=spec).save(bundle_dir)
-    log.info("OCR models added to %s (%d artifacts)", bundle_dir, len(spec.artifacts))
-    return spec
+
+
+def _publish(bundle_dir: Path, spec: OcrSpec) -> OcrSpec:
+    """Swap the checked staging folder in for `ocr/`; paths in the spec follow it."""
+    old = bundle_dir / f"{OCR_DIR}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if (bundle_dir / OCR_DIR).exists():
+        (bundle_dir / OCR_DIR).rename(old)
+    (bundle_dir / WORK_DIR).rename(bundle_dir / OCR_DIR)
+    shutil.rmtree(old, ignore_errors=True)
+
+    def home(entry: FileEntry) -> FileEntry:
+        return replace(entry, path=OCR_DIR + entry.path.removeprefix(WORK_DIR))
+
+    arts = tuple(replace(a, files=tuple(home(f) for f in a.files)) for a in spec.artifacts)
+    return replace(spec, artifacts=arts, dictionary=home(spec.dictionary))
 
 
 def _copy_onnx(bundle_dir: Path, model: Path, tower: str, classes: int) -> Artifact:
-    rel = f"{OCR_DIR}/{tower}_fp32.onnx"
+    rel = f"{WORK_DIR}/{tower}_fp32.onnx"
     shutil.copyfile(model, bundle_dir / rel)
     inp, out = tensor_specs(bundle_dir / rel, tower, classes)
     return Artifact(
@@ -177,7 +205,7 @@ def _copy_onnx(bundle_dir: Path, model: Path, tower: str, classes: int) -> Artif
 
 
 def _openvino(bundle_dir: Path, onnx_art: Artifact, precision: str) -> Artifact:
-    xml = bundle_dir / OCR_DIR / f"{onnx_art.tower}_{precision}.xml"
+    xml = bundle_dir / WORK_DIR / f"{onnx_art.tower}_{precision}.xml"
     try:
         paths = convert_openvino.convert(bundle_dir / onnx_art.primary.path, xml, precision, "ocr")
     except ConversionError as exc:

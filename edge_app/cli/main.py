@@ -330,6 +330,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
         data["index_generation"] = library.index_generation()
+        data["ocr"] = library.ocr_counts()
         data["errors"] = [
             {"path": p.rel_path, "reason": p.error_reason} for p in library.list_errors(limit=20)
         ]

@@ -117,3 +117,20 @@ def test_export_with_ocr_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "ocr_det", "ocr_cls", "ocr_rec"
     }  # fmt: skip
     assert "OCR: rapidocr-onnxruntime" in capsys.readouterr().out
+
+
+def test_a_failed_parity_gate_keeps_the_previous_ocr(
+    ocr_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fp16-compressed recognition weights flip some characters: the gate refuses them."""
+    from engines.ocr import open_ocr
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(ocr_bundle, copy)
+    before = Manifest.load(copy)
+    assert edge_build(["add-ocr", str(copy), "--precision", "fp32,fp16"]) == 2
+    assert "ocr_rec/openvino/fp16: min cosine" in capsys.readouterr().err
+    assert Manifest.load(copy) == before and not (copy / "ocr.partial").exists()
+    assert all(r.passed for r in verify_ocr(copy))
+    with open_ocr(copy) as engine:
+        assert engine.rec.backend == "openvino"

@@ -118,3 +118,13 @@ def test_damaged_ocr_model_is_a_clear_error_and_search_still_works(
     assert "ocr_rec_fp32.onnx" in err and "does not match" in err and "OCR is off" in err
     assert _search(data, broken, 'text:"WAREHOUSE"', capsys) == ["sign_en.jpg"]
     assert len(_search(data, broken, "a cat", capsys)) == 5
+
+
+def test_status_reports_ocr_counts(
+    indexed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, bundle = indexed
+    capsys.readouterr()
+    assert main(["--data-dir", str(data), "--bundle", str(bundle), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["ocr"] == {"done": 4, "no_text": 1, "failed": 0, "pending": 0}
