@@ -252,7 +252,9 @@ def verify_bundle(bundle_dir: Path, model: str | None = None) -> list[ParityRepo
             reports.append(ParityReport(artifact.key, None, threshold, str(exc)))
             continue
         reports.append(ParityReport(artifact.key, parity, threshold))
-    return reports
+    from build_engines.ocr_models import verify_ocr
+
+    return reports + verify_ocr(bundle.dir)  # OCR checksums + parity vs ONNX Runtime
 
 
 def _recorded_limits(builder: Mapping[str, str]) -> dict[str, float]:

@@ -69,6 +69,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="PRECISION=COSINE",
         help="override a parity gate, e.g. int8=0.95",
     )
+    ex.add_argument(
+        "--ocr", nargs="?", const="wheel", metavar="DIR",
+        help="add the PP-OCR models (default: from the installed rapidocr-onnxruntime wheel)",
+    )  # fmt: skip
+    oc = sub.add_parser("add-ocr", help="add PP-OCR text models to an existing bundle")
+    oc.add_argument("bundle", type=Path)
+    oc.add_argument("--from", dest="source", type=Path, help="folder of PP-OCR .onnx models")
+    oc.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino")
+    oc.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16 (default fp32)")
     ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
     ve.add_argument("bundle", type=Path)
     ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
@@ -94,12 +103,37 @@ def _export(args: argparse.Namespace) -> int:
         batch=args.batch,
         min_parity=_gates(args.min_parity),
     )
+    if args.ocr:
+        from build_engines.ocr_models import add_ocr
+
+        add_ocr(out, None if args.ocr == "wheel" else Path(args.ocr), args.targets, args.precision)
     manifest = Manifest.load(out)
     print(f"bundle {manifest.bundle_id} -> {out}")
     for a in manifest.artifacts:
         p = a.parity
         par = f"min cos {p.min_cosine:.5f} mean {p.mean_cosine:.5f}" if p else "not measured"
         print(f"  {a.key:32s} {a.primary.path:24s} {par}")
+    _print_ocr(manifest)
+    return 0
+
+
+def _print_ocr(manifest: object) -> None:
+    ocr = getattr(manifest, "ocr", None)
+    if ocr is None:
+        return
+    print(f"OCR: {ocr.source} (licence {ocr.license})")
+    for a in ocr.artifacts:
+        p = a.parity
+        par = f"min cos {p.min_cosine:.6f} vs {p.reference}" if p else "reference"
+        print(f"  {a.key:32s} {a.primary.path:28s} {par}")
+
+
+def _add_ocr(args: argparse.Namespace) -> int:
+    from build_engines.ocr_models import add_ocr
+    from engines.manifest import Manifest
+
+    add_ocr(args.bundle, args.source, args.targets, args.precision)
+    _print_ocr(Manifest.load(args.bundle))
     return 0
 
 
@@ -130,7 +164,7 @@ def _train_toy(args: argparse.Namespace) -> int:
 
 
 QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "nncf")
-COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy}
+COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

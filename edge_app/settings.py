@@ -83,6 +83,9 @@ class Settings:
     watch_mode: str = "auto"  # auto (inotify, else polling) | poll | off
     poll_interval_s: float = 300.0  # rescan period of roots that cannot be watched
     watch_settle_s: float = 2.0  # a file must be unchanged this long before it is indexed
+    ocr_enabled: bool = True  # read text in photos after embedding, when the bundle has OCR
+    ocr_max_side: int = 2048  # photos are decoded at most this long for OCR (bounded cost)
+    ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -256,6 +259,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "watch_mode": lambda raw: _as_str(raw).lower(),
     "poll_interval_s": _as_float,
     "watch_settle_s": _as_float,
+    "ocr_enabled": _as_bool,
+    "ocr_max_side": _as_int,
+    "ocr_det_side": _as_int,
 }
 
 
@@ -291,6 +297,8 @@ def _validate(s: Settings) -> None:
             0.0 <= s.watch_settle_s <= 600,
             f"watch_settle_s must be in 0..600, got {s.watch_settle_s}",
         ),
+        (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
+        (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
     ]
     for ok, message in checks:
         if not ok:

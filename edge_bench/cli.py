@@ -107,6 +107,18 @@ def _add_pipeline(sub: Any) -> None:
     w.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_ocr(sub: Any) -> None:
+    p = sub.add_parser("ocr", help="OCR quality (recall, precision, CER, find-by-word) and speed")
+    p.add_argument("--images", type=Path, required=True, help="folder of photos")
+    p.add_argument("--truth", type=Path, required=True, help="ground_truth.jsonl (see ocr_bench)")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle with OCR models")
+    p.add_argument("--prefer", type=_names, default=("onnxruntime", "openvino:fp32"))
+    p.add_argument("--limit", type=int, help="first N photos only")
+    p.add_argument("--max-side", type=int, default=2048, help="decode size (as ocr_max_side)")
+    p.add_argument("--det-side", type=int, help="detector input bound (default 960)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -114,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(sub)
     _add_quality(sub)
     _add_pipeline(sub)
+    _add_ocr(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -130,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "index": commands.index,
         "query": commands.query,
         "watch": commands.watch,
+        "ocr": commands.ocr,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

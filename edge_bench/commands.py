@@ -172,3 +172,19 @@ def watch(args: argparse.Namespace, command: str) -> list[Path]:
     config = _config(args, "bundle", "prefer", "photos", "repeats", "samples")
     payload = report.envelope("watch", command, config, results)
     return _write_report(args.out, "watch", payload, watch_markdown, [])
+def ocr(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.ocr_bench import ocr_markdown, run_ocr_bench
+
+    results = run_ocr_bench(
+        args.images,
+        args.truth,
+        args.bundle,
+        args.prefer,
+        args.limit,
+        args.max_side,
+        _log,
+        args.det_side,
+    )
+    config = _config(args, "images", "truth", "bundle", "prefer", "limit", "max_side", "det_side")
+    payload = report.envelope("ocr", command, config, results)
+    return _write_report(args.out, "ocr", payload, ocr_markdown, [])

@@ -120,7 +120,11 @@ class TowerRunner(Closing):
 
     @abstractmethod
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """Run one checked chunk (min_batch <= N <= max_batch) and return `(N, D)`."""
+        """Run one checked chunk (min_batch <= N <= max_batch) and return `(N, ...)`.
+
+        CLIP towers return `(N, D)`; OCR models return maps or logits of the rank
+        their `output_spec` records (-1 dims are free).
+        """
 
     @property
     def primary_path(self) -> Path:
@@ -149,11 +153,14 @@ class TowerRunner(Closing):
             pad = np.repeat(chunk[-1:], self.min_batch - n, axis=0)
             chunk = np.ascontiguousarray(np.concatenate([chunk, pad], axis=0))
         out = np.asarray(self._run(chunk))
-        expected_dim = self.dim if self.dim > 0 else out.shape[-1]
-        if out.ndim != 2 or out.shape[0] != chunk.shape[0] or out.shape[1] != expected_dim:
+        want = (chunk.shape[0], *self.output_spec.shape[1:])
+        fits = out.ndim == len(want) and all(
+            w in (-1, g) for g, w in zip(out.shape, want, strict=True)
+        )
+        if not fits or out.shape[0] != chunk.shape[0]:
             raise EngineError(
                 f"{self.artifact.key}: backend returned shape {out.shape}, expected "
-                f"({chunk.shape[0]}, {expected_dim}): the artifact does not match its manifest, "
+                f"{want} (-1 = any): the artifact does not match its manifest, "
                 "rebuild with `edge-build export`"
             )
         return out[:n]

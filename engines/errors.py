@@ -27,3 +27,7 @@ class BackendUnavailableError(EngineError):
 
 class InputSpecError(EngineError):
     """An input tensor has the wrong name, dtype or shape for the artifact."""
+
+
+class OcrUnavailableError(BundleError):
+    """The bundle has no OCR models, or they are missing or damaged (semantic search still works)."""

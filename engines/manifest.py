@@ -111,6 +111,33 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class OcrSpec:
+    """Optional PP-OCR models (text detection, direction classifier, recognition).
+
+    Kept apart from `Manifest.artifacts` on purpose: OCR files do not change the
+    `bundle_id` (adding OCR must not re-embed a library), and a damaged OCR file must
+    not stop semantic search. Towers are `ocr_det`, `ocr_cls` and `ocr_rec`; the ONNX
+    artifacts are the reference, converted ones carry `parity` against them (cosine
+    of the flattened probability maps / logits) and `checks` has the details.
+    """
+
+    artifacts: tuple[Artifact, ...]
+    dictionary: FileEntry  # one character per line; CTC class i+1 is line i, the last is " "
+    source: str  # e.g. "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det/rec, mobile v2.0 cls)"
+    license: str = "Apache-2.0"
+    rec_height: int = 48
+    cls_shape: tuple[int, int] = (48, 192)
+    checks: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def artifacts_for(self, tower: str) -> list[Artifact]:
+        return [a for a in self.artifacts if a.tower == tower]
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        return (*(f for a in self.artifacts for f in a.files), self.dictionary)
+
+
+@dataclass(frozen=True)
 class Manifest:
     bundle_id: str
     model: ModelInfo
@@ -123,6 +150,7 @@ class Manifest:
     created_at: str = ""
     l2_normalized_in_graph: bool = True
     schema_version: int = SCHEMA_VERSION
+    ocr: OcrSpec | None = None  # optional; older runtimes ignore the key
 
     def artifacts_for(self, tower: str) -> list[Artifact]:
         return [a for a in self.artifacts if a.tower == tower]
@@ -228,4 +256,21 @@ def _manifest_from_dict(d: dict[str, Any]) -> Manifest:
         builder={str(k): str(v) for k, v in d.get("builder", {}).items()},
         created_at=str(d.get("created_at", "")),
         l2_normalized_in_graph=bool(d.get("l2_normalized_in_graph", True)),
+        ocr=_ocr(d["ocr"]) if d.get("ocr") else None,
+    )
+
+
+def _ocr(d: dict[str, Any]) -> OcrSpec:
+    h, w = (int(x) for x in d.get("cls_shape", (48, 192)))
+    return OcrSpec(
+        artifacts=tuple(_artifact(a) for a in d["artifacts"]),
+        dictionary=_file(d["dictionary"]),
+        source=str(d["source"]),
+        license=str(d.get("license", "")),
+        rec_height=int(d.get("rec_height", 48)),
+        cls_shape=(h, w),
+        checks={
+            str(k): {str(m): float(v) for m, v in vals.items()}
+            for k, vals in d.get("checks", {}).items()
+        },
     )

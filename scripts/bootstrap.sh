@@ -25,7 +25,7 @@ if [ ! -f "$STAMP" ]; then
     # An unpinned torch would pull gigabytes of CUDA: pin the CPU build first.
     log "installing torch==2.13.0 (CPU build)"
     pip_install torch==2.13.0
-    extras="onnx,openvino"
+    extras="onnx,openvino,ocr"
     [ "$WANT_TEST" = 1 ] && extras="$extras,test"
     log "installing the project with extras [$extras] and the builder's needs"
     pip_install -e ".[$extras]"
@@ -39,7 +39,9 @@ print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))
 PY
 )
     pip_install $build_deps
-    pip_install --no-deps open-clip-torch tensorrt-stubs
+    # rapidocr-onnxruntime (Apache-2.0) is only the source of the PP-OCR model files that
+    # `edge-build export --ocr` copies; its deps would pull the non-headless opencv-python.
+    pip_install --no-deps open-clip-torch tensorrt-stubs rapidocr-onnxruntime==1.4.4
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi
@@ -51,6 +53,9 @@ if [ "$WANT_TEST" = 1 ]; then
     command -v mkfs.vfat >/dev/null || need+=(dosfstools)
     command -v udevadm >/dev/null || need+=(udev)
     command -v npm >/dev/null || need+=(npm)
+    # Real fonts for the OCR tests: Latin words in DejaVu, Chinese in Noto CJK.
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
+    [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
     if [ "${#need[@]}" -gt 0 ]; then
         log "installing Debian packages: ${need[*]}"
         if [ "$(id -u)" = 0 ]; then

@@ -62,6 +62,27 @@ def tiny_bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ocr_bundle(tiny_bundle: Path) -> Path:
+    """The tiny CLIP bundle plus the real PP-OCR models (rapidocr wheel), ONNX + OpenVINO."""
+    from build_engines.ocr_models import add_ocr
+
+    out = CACHE / f"tiny-ocr-{_source_key()}"
+    if (out / "manifest.json").is_file():
+        return out
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(tiny_bundle, tmp)
+    add_ocr(tmp)
+    try:
+        tmp.replace(out)
+    except OSError:  # another run finished it first
+        if not (out / "manifest.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def toy_bundle() -> Path:
     """The trained toy-shapes CLIP: understands 'a red circle' and the like."""
     return _cached_bundle("toy-shapes", targets=("onnx", "openvino"), precisions=("fp32",))

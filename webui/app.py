@@ -23,6 +23,7 @@ from edge_app.errors import (
     QueryError,
 )
 from webui import api, auth, roots, trash, uploads, views
+from webui import ocr as ocr_web
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -59,6 +60,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(roots.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(trash.bp)
+    app.register_blueprint(ocr_web.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

@@ -36,6 +36,7 @@ class Hit:
     name: str
     folder: str
     alt: str = ""
+    text_match: str | None = None  # the recognised line that matched the query (OCR)
 
     def to_json(self) -> dict[str, Any]:
         """API shape of a result (URLs are relative to the appliance)."""
@@ -44,6 +45,7 @@ class Hit:
             "score": round(self.score, 6),
             "name": self.name,
             "folder": self.folder,
+            "text_match": self.text_match,
             "thumb_url": f"/api/photos/{self.id}/thumb",
             "page_url": f"/photos/{self.id}",
         }
@@ -264,8 +266,8 @@ def embed_images(ctx: AppContext, images: list[Image.Image]) -> np.ndarray:
 # --------------------------------------------------------------------------- search
 def _hits(ctx: AppContext, results: Any) -> list[Hit]:
     """Attach names to the service's ranked results, keeping rank order."""
-    ranked = [(int(r.photo_id), float(r.score)) for r in results]
-    photos = {p.id: p for p in ctx.reader.get_photos([i for i, _ in ranked])}
+    ranked = [(int(r.photo_id), float(r.score), getattr(r, "text_match", None)) for r in results]
+    photos = {p.id: p for p in ctx.reader.get_photos([i for i, _, _ in ranked])}
     return [
         Hit(
             id=i,
@@ -273,8 +275,9 @@ def _hits(ctx: AppContext, results: Any) -> list[Hit]:
             name=photos[i].rel_path.rpartition("/")[2],
             folder=photos[i].folder,
             alt=alt_text(photos[i]),
+            text_match=t,
         )
-        for i, s in ranked
+        for i, s, t in ranked
         if i in photos
     ]
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
 from webui import imports, services, trash
+from webui import ocr as ocr_web
 from webui.api import uploaded_images
 from webui.auth import admin_only
 from webui.security import UploadError
@@ -103,7 +104,8 @@ def photo(photo_id: int) -> str:
     ctx = web_state().context
     info = services.photo_info(ctx, photo_id)
     similar = services.similar(ctx, photo_id, SIMILAR_ON_PHOTO_PAGE)
-    return render_template("photo.html", photo=info, results=similar)
+    text = ocr_web.photo_text(ctx, photo_id)
+    return render_template("photo.html", photo=info, results=similar, ocr=text)
 
 
 @bp.get("/duplicates")

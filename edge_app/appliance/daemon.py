@@ -285,8 +285,13 @@ def serve(settings: Settings) -> int:
     settings.ensure_dirs()
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
+    from edge_app.enrich.ocr_job import ocr_handler, then_ocr
+
     watch = WatchService(ctx)
-    jobs = JobQueue({"reindex": _reindex_handler(ctx), **watch.handlers()}, threading.Event())
+    reindex = then_ocr(_reindex_handler(ctx), lambda: jobs.submit("ocr"))  # text after embeddings
+    jobs = JobQueue(
+        {"reindex": reindex, "ocr": ocr_handler(ctx), **watch.handlers()}, threading.Event()
+    )
     attach_jobs(app, jobs)
     app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
 from edge_app.cli import roots as roots_cli
+from edge_app.cli import ocr as ocr_cli
 from edge_app.errors import (
     ConfigError,
     EdgeError,
@@ -224,6 +225,8 @@ def _run_search(ctx: AppContext, query: str, image: Path | None, limit: int) -> 
     from edge_app.indexing.imaging import decode_image
     from edge_app.search.query import parse_query
 
+    if image is None:  # the full grammar, text: filters and OCR matches included
+        return list(ctx.search.search(query, limit=limit))
     vectors = []
     if query.strip():
         vectors.append(ctx.search.query_vector(parse_query(query)))
@@ -239,7 +242,13 @@ def _run_search(ctx: AppContext, query: str, image: Path | None, limit: int) -> 
 
 def _hits(results: Sequence[SearchResult]) -> list[dict[str, Any]]:
     return [
-        {"id": r.photo_id, "score": round(r.score, 6), "path": r.rel_path, "folder": r.folder}
+        {
+            "id": r.photo_id,
+            "score": round(r.score, 6),
+            "path": r.rel_path,
+            "folder": r.folder,
+            "text_match": r.text_match,
+        }
         for r in results
     ]
 
@@ -322,6 +331,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
         data["index_generation"] = library.index_generation()
+        data["ocr"] = library.ocr_counts()
         data["errors"] = [
             {"path": p.rel_path, "reason": p.error_reason} for p in library.list_errors(limit=20)
         ]
@@ -366,6 +376,7 @@ SUBCOMMANDS: list[Subcommand] = [
         "status", "library, bundle and index status (loads no model)", _status_args, _status
     ),
     Subcommand("roots", "list, add or remove photo roots (indexed in place)", roots_cli.roots_args, roots_cli.roots),
+    Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
     Subcommand("serve", "run the daemon: web UI, API and indexer", appl.serve_args, appl.serve),
     Subcommand(

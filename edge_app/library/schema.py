@@ -128,12 +128,19 @@ def _v3_photo_roots(conn: sqlite3.Connection) -> None:
         "THEN CAST(substr(rel_path, 8) AS INTEGER) ELSE 1 END) VIRTUAL"
     )
     conn.execute("CREATE INDEX idx_photos_root ON photos(root_id)")
+def _v4_ocr_text(conn: sqlite3.Connection) -> None:
+    """Recognised text (OCR) per photo: status, lines with boxes, FTS5 trigram index."""
+    from edge_app.library.ocr_store import OCR_SCHEMA
+
+    for statement in OCR_SCHEMA:
+        conn.execute(statement)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
+    _v4_ocr_text,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

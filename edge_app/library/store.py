@@ -28,6 +28,7 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
+from edge_app.library.ocr_store import OcrStore
 from edge_app.library.records import (
     PHOTO_STATUSES,
     ImportFile,
@@ -83,7 +84,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(RootLog, ImportLog):
+class Library(RootLog, ImportLog, OcrStore):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);

@@ -7,11 +7,15 @@ empty beaches), and "more like photo 123 but at night" is ``photo:123 + night``.
     "beach" - "people"            beach, away from people
     2:dog + photo:123             dog twice as strongly as photo 123's embedding
     0.5:"red car" + sunset        weights apply to the term right after them
+    text:"part 4711"              photos whose recognised text (OCR) contains "part 4711"
+    text:"exit" + night           ... with that text, ranked by "night"
+    sunset - text:sale            sunset photos without the text "sale"
 
 Rules: ``+``/``-`` are operators only at the start or after whitespace, so ``t-shirt`` and
 ``black-and-white`` stay text. ``N:`` (a positive number and a colon) before a term is its
 weight; quote text that itself starts like ``12:30``. A term ends at the next operator.
-Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
+``text:`` terms (quoted phrase or one bare word) are filters, not vectors: see
+`edge_app.search.text_search` for the rule. Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ MAX_TERMS = 16
 MAX_WEIGHT = 100.0
 _WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
+_OCR = re.compile(r"text:", re.IGNORECASE)
 
 
 class QuerySyntaxError(QueryError):
@@ -40,14 +45,17 @@ class QuerySyntaxError(QueryError):
 
 @dataclass(frozen=True)
 class Term:
-    """One term: ``text`` or ``photo_id`` is set; ``weight`` is signed (``-`` negates)."""
+    """One term: ``text``, ``photo_id`` or ``ocr`` is set; ``weight`` is signed (``-`` negates)."""
 
     weight: float
     position: int
     text: str | None = None
     photo_id: int | None = None
+    ocr: str | None = None  # text:"..." - a filter on the photo's recognised text
 
     def __str__(self) -> str:
+        if self.ocr is not None:
+            return f'text:"{self.ocr}"'
         body = f"photo:{self.photo_id}" if self.photo_id is not None else f'"{self.text}"'
         return f"{abs(self.weight):g}:{body}"
 
@@ -62,6 +70,14 @@ class ParsedQuery:
     @property
     def texts(self) -> list[str]:
         return [t.text for t in self.terms if t.text is not None]
+
+    @property
+    def ocr_terms(self) -> list[Term]:
+        return [t for t in self.terms if t.ocr is not None]
+
+    @property
+    def vector_terms(self) -> list[Term]:
+        return [t for t in self.terms if t.ocr is None]
 
     @property
     def photo_ids(self) -> list[int]:
@@ -123,6 +139,8 @@ class _Parser:
 
     def read_term(self, sign: float) -> Term:
         start = self.pos
+        if _OCR.match(self.src, self.pos):
+            return Term(sign, start, ocr=self.read_ocr())
         weight = self.read_weight()
         if self.src.startswith('"', self.pos):
             return Term(sign * weight, start, text=self.read_quoted())
@@ -133,6 +151,19 @@ class _Parser:
                 sign * weight, start, photo_id=self.photo_id(match.group(1), match.start(1))
             )
         return Term(sign * weight, start, text=self.read_bare())
+
+    def read_ocr(self) -> str:
+        """After ``text:``: a quoted phrase or one bare word (no weight: it is a filter)."""
+        self.pos += len("text:")
+        if self.src.startswith('"', self.pos):
+            return self.read_quoted()
+        end = self.pos
+        while end < len(self.src) and not self.src[end].isspace() and self.src[end] != '"':
+            end += 1
+        if end == self.pos:
+            raise self.fail('text: needs words, like text:"part 4711" or text:exit')
+        word, self.pos = self.src[self.pos : end], end
+        return word
 
     def read_weight(self) -> float:
         match = _WEIGHT.match(self.src, self.pos)

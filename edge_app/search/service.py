@@ -62,6 +62,7 @@ class SearchResult:
     gps_lon: float | None
     thumb_path: str | None
     sha256: str | None
+    text_match: str | None = None  # the recognised line that matched (OCR), if any
 
     @classmethod
     def from_photo(cls, photo: Photo, score: float) -> SearchResult:
@@ -111,10 +112,12 @@ class SearchService:
         offset: int = 0, min_score: float | None = None,
     ) -> SearchPage:  # fmt: skip
         """Parse and run a query string (see `edge_app.search.query` for the grammar)."""
-        vector = self.query_vector(parse_query(query))
-        return self.search_vector(
-            vector, photo_filter, limit=limit, offset=offset, min_score=min_score
-        )
+        from edge_app.search.text_search import search_with_text
+
+        return search_with_text(
+            self, parse_query(query), photo_filter, limit=limit, offset=offset,
+            min_score=min_score,
+        )  # fmt: skip
 
     def search_image(
         self, image: Image.Image | bytes, photo_filter: PhotoFilter | None = None, *,
@@ -148,13 +151,14 @@ class SearchService:
         text_vecs = self.encoder.encode_text(texts) if texts else np.zeros((0, 0), np.float32)
         total: np.ndarray | None = None
         next_text = 0
-        for term in parsed.terms:
+        for term in parsed.vector_terms:  # text:"..." terms filter, see text_search
             if term.photo_id is not None:
                 vec = self._photo_vector(term.photo_id, term.position)
             else:
                 vec, next_text = np.asarray(text_vecs[next_text], np.float32), next_text + 1
             total = term.weight * vec if total is None else total + term.weight * vec
-        assert total is not None  # a parsed query has at least one term
+        if total is None:
+            raise QueryError(f"{parsed.source!r} has only text: filters and nothing to rank by")
         norm = float(np.linalg.norm(total))
         if norm < 1e-6:
             raise QueryError(

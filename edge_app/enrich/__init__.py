@@ -1,0 +1,1 @@
+"""Enrichment passes that run after embedding (OCR first), never before it."""

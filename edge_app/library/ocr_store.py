@@ -1,0 +1,207 @@
+"""OCR SQL of the library: per-photo OCR status, recognised lines, trigram full-text index.
+
+Why trigram FTS5: it indexes every 3-character window, so a search finds Chinese
+substrings (no word boundaries) and parts of English words or part numbers alike,
+case-insensitively. Trigram cannot match queries shorter than 3 characters: those use
+``LIKE`` over the lines instead (a scan of the recognised text, fine for an appliance
+library; documented in docs/API.md).
+
+A status row records the photo's sha256, so a changed file is read again, and its
+lines are replaced in the same transaction as the status (kill -9 safe, never doubled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edge_app.errors import LibraryError
+from edge_app.library.connection import SqliteStore
+from edge_app.library.records import utc_now
+
+OCR_STATES = ("done", "no_text", "failed")
+MIN_TRIGRAM = 3
+
+OCR_SCHEMA = (
+    """CREATE TABLE ocr_status (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        sha256 TEXT,
+        state TEXT NOT NULL CHECK (state IN ('done', 'no_text', 'failed')),
+        reason TEXT,
+        engine TEXT,
+        lines INTEGER NOT NULL DEFAULT 0,
+        seconds REAL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_ocr_status_state ON ocr_status(state)",
+    """CREATE TABLE ocr_lines (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        line_no INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        score REAL NOT NULL,
+        box TEXT NOT NULL,
+        UNIQUE (photo_id, line_no)
+    )""",
+    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        text, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+)
+
+# A line counts only while its status row matches the photo's current content.
+_CURRENT = (
+    "JOIN ocr_status s ON s.photo_id = l.photo_id JOIN photos p ON p.id = l.photo_id "
+    "AND p.status = 'indexed' AND p.sha256 IS s.sha256"
+)
+
+
+@dataclass(frozen=True)
+class OcrLineRow:
+    """One recognised line: text, confidence, box corners (pixels of the upright photo)."""
+
+    text: str
+    score: float
+    box: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class OcrStatus:
+    photo_id: int
+    sha256: str | None
+    state: str
+    reason: str | None
+    engine: str | None
+    lines: int
+    seconds: float | None
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class OcrTodo:
+    """A photo waiting for OCR."""
+
+    photo_id: int
+    rel_path: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """A photo whose recognised text contains the searched phrase."""
+
+    photo_id: int
+    score: float  # confidence of its best matching line
+    line: str
+
+
+class OcrStore(SqliteStore):
+    """OCR status and text (part of `Library`; all OCR statements are here)."""
+
+    def photos_needing_ocr(self, limit: int | None = None) -> list[OcrTodo]:
+        """Indexed photos without an OCR status for their current content, by id."""
+        sql = (
+            "SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN ocr_status s "
+            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND "
+            "(s.photo_id IS NULL OR s.sha256 IS NOT p.sha256) ORDER BY p.id"
+        )
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [OcrTodo(r["id"], r["rel_path"], r["sha256"]) for r in self._rows(sql, params)]
+
+    def record_ocr(
+        self, photo_id: int, sha256: str | None, state: str, lines: Sequence[OcrLineRow] = (),
+        *, reason: str | None = None, engine: str | None = None, seconds: float | None = None,
+    ) -> None:  # fmt: skip
+        """Replace the photo's lines and status in ONE transaction (never doubled)."""
+        if state not in OCR_STATES:
+            raise LibraryError(f"OCR state must be one of {OCR_STATES}, got {state!r}")
+        with self.transaction():
+            self._exec("DELETE FROM ocr_lines WHERE photo_id = ?", [photo_id])
+            for i, line in enumerate(lines):
+                self._exec(
+                    "INSERT INTO ocr_lines (photo_id, line_no, text, score, box) VALUES (?, ?, ?, ?, ?)",
+                    [photo_id, i, line.text, line.score, json.dumps(line.box)],
+                )
+            self._exec(
+                "INSERT OR REPLACE INTO ocr_status (photo_id, sha256, state, reason, engine, "
+                "lines, seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [photo_id, sha256, state, reason, engine, len(lines), seconds, utc_now()],
+            )
+
+    def check_ocr_index(self) -> int:
+        """FTS5 integrity check of the text index against the lines; returns the line count."""
+        try:
+            with self.transaction():
+                self._exec("INSERT INTO ocr_fts(ocr_fts, rank) VALUES ('integrity-check', 1)")
+        except Exception as exc:
+            raise LibraryError(
+                f"the OCR text index does not match the recognised lines ({exc}): "
+                "run `edge-app ocr --rebuild-index`"
+            ) from exc
+        return int(self._rows("SELECT COUNT(*) AS n FROM ocr_lines")[0]["n"])
+
+    def ocr_status(self, photo_id: int) -> OcrStatus | None:
+        rows = self._rows("SELECT * FROM ocr_status WHERE photo_id = ?", [photo_id])
+        return OcrStatus(**rows[0]) if rows else None
+
+    def ocr_lines(self, photo_id: int) -> list[OcrLineRow]:
+        rows = self._rows(
+            "SELECT text, score, box FROM ocr_lines WHERE photo_id = ? ORDER BY line_no",
+            [photo_id],
+        )
+        return [
+            OcrLineRow(r["text"], float(r["score"]), tuple(tuple(p) for p in json.loads(r["box"])))
+            for r in rows
+        ]
+
+    def ocr_counts(self) -> dict[str, int]:
+        """done / no_text / failed for current content, and pending (indexed, not read yet)."""
+        counts = dict.fromkeys(OCR_STATES, 0)
+        rows = self._rows(
+            "SELECT s.state, COUNT(*) AS n FROM ocr_status s JOIN photos p ON p.id = s.photo_id "
+            "AND p.sha256 IS s.sha256 AND p.status = 'indexed' GROUP BY s.state"
+        )
+        counts.update({r["state"]: int(r["n"]) for r in rows})
+        indexed = self._rows("SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed'")
+        counts["pending"] = int(indexed[0]["n"]) - sum(counts[s] for s in OCR_STATES)
+        return counts
+
+    def ocr_failures(self, limit: int = 20) -> list[tuple[str, str]]:
+        rows = self._rows(
+            "SELECT p.rel_path, s.reason FROM ocr_status s JOIN photos p ON p.id = s.photo_id "
+            "WHERE s.state = 'failed' ORDER BY p.rel_path LIMIT ?",
+            [limit],
+        )
+        return [(r["rel_path"], r["reason"] or "") for r in rows]
+
+    def text_hits(self, phrase: str) -> list[TextHit]:
+        """Photos whose current text contains `phrase` (case-insensitive), best line first.
+
+        Order: confidence of the best matching line (descending), then photo id.
+        """
+        phrase = " ".join(phrase.split())
+        if not phrase:
+            return []
+        if len(phrase) >= MIN_TRIGRAM:
+            match = "l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH :q)"
+            params = {"q": '"' + phrase.replace('"', '""') + '"'}
+        else:  # trigram needs 3 characters: scan with LIKE (ESCAPE keeps % and _ literal)
+            match = "l.text LIKE :q ESCAPE '\\'"
+            escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params = {"q": f"%{escaped}%"}
+        rows = self._rows(
+            f"SELECT l.photo_id, MAX(l.score) AS score, l.text FROM ocr_lines l {_CURRENT} "
+            f"WHERE {match} GROUP BY l.photo_id ORDER BY score DESC, l.photo_id",
+            params,
+        )
+        return [TextHit(int(r["photo_id"]), float(r["score"]), str(r["text"])) for r in rows]

@@ -1,0 +1,240 @@
+"""`edge-bench ocr`: OCR quality and speed on photos with ground-truth words and boxes.
+
+Truth file: JSON lines ``{"image", "lines": [{"text", "box"}], "ignore": [box], "query_words"}``
+(the format of /work/shared/photos/scene_text/ground_truth.jsonl; ICDAR 2015 annotates
+words, so a truth "line" is a word box). Metrics, per backend:
+
+* box recall: truth boxes whose centre lies inside a predicted line box; box precision:
+  predicted boxes containing a truth centre (boxes centred in an ``ignore`` region are
+  not counted: that text is real but illegible);
+* word recall / precision: case-insensitive, punctuation-stripped words matched as a
+  multiset per image (predicted words from ignore regions not counted);
+* CER: Levenshtein edits (rapidfuzz) between each detected truth word and the closest
+  predicted word of its box, over the truth characters; "end-to-end" counts a missed
+  word as all-wrong;
+* find-by-word recall@1: each query word looked up with the library's rule
+  (case-insensitive substring of a line, best line confidence first) over all photos;
+  a hit when the first photo's truth contains the word;
+* photos/s, detection and recognition seconds per photo, and the gate: photos where
+  detection found nothing (recognition skipped) and how many of those had legible words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+_PUNCT = re.compile(r"^\W+|\W+$")
+
+
+def load_truth(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    return rows[:limit] if limit else rows
+
+
+def norm_word(word: str) -> str:
+    return _PUNCT.sub("", word).lower()
+
+
+def _inside(point: tuple[float, float], box: Sequence[Sequence[float]]) -> bool:
+    poly = np.asarray(box, dtype=np.float32).reshape(-1, 1, 2)
+    return cv2.pointPolygonTest(poly, (float(point[0]), float(point[1])), False) >= 0
+
+
+def _centre(box: Sequence[Sequence[float]]) -> tuple[float, float]:
+    arr = np.asarray(box, dtype=np.float64)
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean())
+
+
+def read_all(
+    bundle: Path,
+    prefer: str,
+    images: Path,
+    truth: list[dict[str, Any]],
+    max_side: int,
+    log: Callable[[str], None],
+    det_side: int | None = None,
+) -> tuple[list[list[dict[str, Any]]], dict[str, float]]:
+    """Predicted lines per image (pixels of the full image) and the timings."""
+    from edge_app.enrich.ocr_pass import load_for_ocr
+    from engines.ocr import open_ocr
+
+    preds: list[list[dict[str, Any]]] = []
+    det_s, rec_s, gated = 0.0, 0.0, 0
+    with open_ocr(bundle, prefer=prefer, det_max_side=det_side) as engine:
+        engine.read(load_for_ocr(images / truth[0]["image"], max_side, 10**9))  # warm-up
+        start = time.perf_counter()
+        for row in truth:
+            rgb = load_for_ocr(images / row["image"], max_side, 10**9)
+            scale = row.get("width", rgb.shape[1]) / rgb.shape[1]
+            t0 = time.perf_counter()
+            boxes = engine.detect(rgb)
+            t1 = time.perf_counter()
+            lines = engine.read_boxes(rgb, boxes) if boxes else []
+            det_s, rec_s, gated = (
+                det_s + t1 - t0,
+                rec_s + time.perf_counter() - t1,
+                gated + (not boxes),
+            )
+            preds.append(
+                [
+                    {
+                        "text": ln.text,
+                        "score": ln.score,
+                        "box": [[x * scale, y * scale] for x, y in ln.box],
+                    }
+                    for ln in lines
+                ]
+            )
+        wall = time.perf_counter() - start
+    n = len(truth)
+    log(f"{prefer}: {n} photos in {wall:.1f}s")
+    return preds, {
+        "photos_per_s": n / wall,
+        "detect_s_per_photo": det_s / n,
+        "recognize_s_per_photo": rec_s / n,
+        "gated_no_text": gated,
+    }
+
+
+def box_metrics(truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]) -> dict[str, float]:
+    found = total = good = counted = 0
+    for row, lines in zip(truth, preds, strict=True):
+        centres = [_centre(t["box"]) for t in row["lines"]]
+        total += len(centres)
+        found += sum(any(_inside(c, p["box"]) for p in lines) for c in centres)
+        for p in lines:
+            if any(_inside(_centre(p["box"]), ig) for ig in row.get("ignore", [])):
+                continue
+            counted += 1
+            good += any(_inside(c, p["box"]) for c in centres)
+    return {"box_recall": found / max(total, 1), "box_precision": good / max(counted, 1)}
+
+
+def word_metrics(
+    truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]
+) -> dict[str, float]:
+    from rapidfuzz.distance import Levenshtein
+
+    tp = n_true = n_pred = edits = chars = detected_chars = 0
+    for row, lines in zip(truth, preds, strict=True):
+        kept = [
+            p
+            for p in lines
+            if not any(_inside(_centre(p["box"]), ig) for ig in row.get("ignore", []))
+        ]
+        want = Counter(
+            w for t in row["lines"] for raw in t["text"].split() if (w := norm_word(raw))
+        )
+        got = Counter(w for p in kept for raw in p["text"].split() if (w := norm_word(raw)))
+        tp += sum((want & got).values())
+        n_true, n_pred = n_true + sum(want.values()), n_pred + sum(got.values())
+        for t in row["lines"]:
+            near = [
+                norm_word(w)
+                for p in lines
+                if _inside(_centre(t["box"]), p["box"])
+                for w in p["text"].split()
+            ]
+            for word in filter(None, map(norm_word, t["text"].split())):
+                chars += len(word)
+                if near:
+                    detected_chars += len(word)
+                    edits += min(Levenshtein.distance(word, w) for w in near)
+    missed = chars - detected_chars
+    return {
+        "word_recall": tp / max(n_true, 1),
+        "word_precision": tp / max(n_pred, 1),
+        "cer_detected": edits / max(detected_chars, 1),
+        "cer_end_to_end": (edits + missed) / max(chars, 1),
+    }
+
+
+def find_by_word(
+    truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]
+) -> dict[str, float]:
+    """Recall@1 of looking a query word up like `Library.text_hits` does."""
+    texts = [[(p["text"].lower(), p["score"]) for p in lines] for lines in preds]
+    owners = [{norm_word(w) for t in row["lines"] for w in t["text"].split()} for row in truth]
+    hits = queries = 0
+    for row in truth:
+        for word in row.get("query_words", []):
+            q = word.lower()
+            queries += 1
+            scored = [
+                (max(s for t, s in lines if q in t), i)
+                for i, lines in enumerate(texts)
+                if any(q in t for t, _ in lines)
+            ]
+            if scored:
+                best = min(scored, key=lambda p: (-p[0], p[1]))[1]
+                hits += norm_word(word) in owners[best]
+    return {"find_by_word_recall_at_1": hits / max(queries, 1), "queries": float(queries)}
+
+
+def run_ocr_bench(
+    images: Path,
+    truth_file: Path,
+    bundle: Path,
+    prefers: Sequence[str],
+    limit: int | None,
+    max_side: int,
+    log: Callable[[str], None],
+    det_side: int | None = None,
+) -> dict[str, Any]:
+    truth = load_truth(truth_file, limit)
+    if not truth:
+        raise ValueError(f"{truth_file} has no rows")
+    results: dict[str, Any] = {
+        "photos": len(truth),
+        "truth_words": sum(len(r["lines"]) for r in truth),
+        "backends": {},
+    }
+    for prefer in prefers:
+        preds, speed = read_all(bundle, prefer, images, truth, max_side, log, det_side)
+        missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
+        results["backends"][prefer] = {
+            **speed,
+            **box_metrics(truth, preds),
+            **word_metrics(truth, preds),
+            **find_by_word(truth, preds),
+            "no_lines_but_truth_words": missed,
+        }
+    return results
+
+
+COLUMNS = (
+    "photos_per_s",
+    "detect_s_per_photo",
+    "recognize_s_per_photo",
+    "box_recall",
+    "box_precision",
+    "word_recall",
+    "word_precision",
+    "cer_detected",
+    "cer_end_to_end",
+    "find_by_word_recall_at_1",
+    "gated_no_text",
+)
+
+
+def ocr_markdown(payload: dict[str, Any], charts: list[str]) -> str:
+    from edge_bench import report
+
+    intro = (
+        f"{payload['photos']} photos, {payload['truth_words']} ground-truth words. "
+        "Metric definitions: `edge_bench/ocr_bench.py` docstring."
+    )
+    rows = [[name, *[m[c] for c in COLUMNS]] for name, m in payload["backends"].items()]
+    text = report.header("OCR quality and speed", payload["command"], payload["machine"], intro)
+    return text + "\n## Results\n\n" + report.table(["backend", *COLUMNS], rows) + "\n"

@@ -1,0 +1,136 @@
+"""OCR models in the bundle: sources, manifest records, parity, `edge-build verify`/`add-ocr`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from build_engines.cli import main as edge_build
+from build_engines.ocr_models import find_source, verify_ocr
+from engines.errors import OcrUnavailableError
+from engines.manifest import Manifest
+
+pytestmark = pytest.mark.slow
+
+
+def test_manifest_records_source_licence_and_dictionary(ocr_bundle: Path) -> None:
+    ocr = Manifest.load(ocr_bundle).ocr
+    assert ocr is not None
+    assert ocr.source.startswith("rapidocr-onnxruntime ") and "PP-OCRv4" in ocr.source
+    assert ocr.license == "Apache-2.0"
+    keys = (ocr_bundle / ocr.dictionary.path).read_text(encoding="utf-8").splitlines()
+    assert len(keys) == 6623 and "银" in keys and "A" in keys
+    rec = [a for a in ocr.artifacts if a.tower == "ocr_rec"][0]
+    assert rec.outputs[0].shape[-1] == len(keys) + 2  # CTC blank + space
+
+
+def test_every_converted_ocr_artifact_has_parity_vs_onnxruntime(ocr_bundle: Path) -> None:
+    ocr = Manifest.load(ocr_bundle).ocr
+    assert ocr is not None
+    keys = sorted(a.key for a in ocr.artifacts)
+    assert keys == sorted(f"{t}/{b}/fp32" for t in ("ocr_det", "ocr_cls", "ocr_rec")
+                          for b in ("onnxruntime", "openvino"))  # fmt: skip
+    for art in ocr.artifacts:
+        if art.backend == "onnxruntime":
+            assert art.parity is None  # the reference itself
+            continue
+        assert art.parity is not None and art.parity.reference == "onnxruntime-fp32"
+        assert art.parity.min_cosine >= 0.999 and art.parity.samples >= 4
+        assert ocr.checks[art.key]["argmax_agreement"] >= 0.99
+
+
+def test_adding_ocr_keeps_the_bundle_id_and_clip_artifacts(
+    tiny_bundle: Path, ocr_bundle: Path
+) -> None:
+    plain, with_ocr = Manifest.load(tiny_bundle), Manifest.load(ocr_bundle)
+    assert plain.ocr is None
+    assert with_ocr.bundle_id == plain.bundle_id  # no re-embedding when OCR is added
+    assert with_ocr.artifacts == plain.artifacts
+
+
+def test_verify_remeasures_ocr_parity(ocr_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reports = verify_ocr(ocr_bundle)
+    assert sorted(r.key for r in reports) == [
+        f"{t}/openvino/fp32" for t in ("ocr_cls", "ocr_det", "ocr_rec")
+    ]
+    assert all(r.passed for r in reports)
+    assert edge_build(["verify", str(ocr_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "ocr_rec/openvino/fp32            OK" in out
+
+
+def test_verify_fails_on_a_damaged_ocr_ir(
+    ocr_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(ocr_bundle, copy)
+    weights = copy / "ocr" / "ocr_det_fp32.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(OcrUnavailableError, match="ocr_det_fp32.bin sha256"):
+        verify_ocr(copy)
+    assert edge_build(["verify", str(copy)]) == 2
+    assert "ocr_det_fp32.bin" in capsys.readouterr().err
+
+
+def test_add_ocr_from_a_local_folder(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = find_source(None)
+    folder = tmp_path / "ppocr"
+    folder.mkdir()
+    for path in wheel.models.values():
+        shutil.copy(path, folder / path.name)
+    (folder / "ppocr_keys_v1.txt").write_text(wheel.dictionary, encoding="utf-8")
+    (folder / "LICENSE").write_text("Apache-2.0 (PaddleOCR)\n", encoding="utf-8")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    assert edge_build(["add-ocr", str(bundle), "--from", str(folder), "--targets", "onnx"]) == 0
+    ocr = Manifest.load(bundle).ocr
+    assert ocr is not None and ocr.source == f"folder:{folder}"
+    assert ocr.license == "Apache-2.0 (PaddleOCR)"
+    assert {a.backend for a in ocr.artifacts} == {"onnxruntime"}
+    assert "ocr_det/onnxruntime/fp32" in capsys.readouterr().out
+
+
+def test_a_folder_without_models_is_a_clear_error(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    assert edge_build(["add-ocr", str(bundle), "--from", str(tmp_path / "empty")]) == 2
+    assert "expected exactly one *det*.onnx" in capsys.readouterr().err
+    assert Manifest.load(bundle).ocr is None  # the bundle is unchanged
+
+
+def test_export_with_ocr_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bundle"
+    assert (
+        edge_build(["export", "--model", "tiny", "--out", str(out), "--targets", "onnx", "--ocr"])
+        == 0
+    )
+    manifest = Manifest.load(out)
+    assert manifest.ocr is not None and {a.tower for a in manifest.ocr.artifacts} == {
+        "ocr_det", "ocr_cls", "ocr_rec"
+    }  # fmt: skip
+    assert "OCR: rapidocr-onnxruntime" in capsys.readouterr().out
+
+
+def test_a_failed_parity_gate_keeps_the_previous_ocr(
+    ocr_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fp16-compressed recognition weights flip some characters: the gate refuses them."""
+    from engines.ocr import open_ocr
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(ocr_bundle, copy)
+    before = Manifest.load(copy)
+    assert edge_build(["add-ocr", str(copy), "--precision", "fp32,fp16"]) == 2
+    assert "ocr_rec/openvino/fp16: min cosine" in capsys.readouterr().err
+    assert Manifest.load(copy) == before and not (copy / "ocr.partial").exists()
+    assert all(r.passed for r in verify_ocr(copy))
+    with open_ocr(copy) as engine:
+        assert engine.rec.backend == "openvino"

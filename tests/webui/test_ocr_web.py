@@ -1,0 +1,103 @@
+"""Recognised text in the web UI and API, over a library read by the real PP-OCR models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from edge_app.enrich.ocr_pass import run_ocr
+from edge_app.settings import Settings
+from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, write_text_photos
+from tests.webui.conftest import PASSWORD
+from webui.app import create_app
+from webui.state import web_state
+
+
+@pytest.fixture(scope="module")
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path
+) -> Iterator[tuple[Settings, Any]]:
+    from edge_app.context import AppContext
+
+    root = tmp_path_factory.mktemp("ocrweb") / "data"
+    settings = Settings(data_dir=root, bundle_dir=ocr_bundle, backend_prefer="onnxruntime",
+                        host="127.0.0.1", batch_size=8, decode_workers=1)  # fmt: skip
+    write_text_photos(settings.library_dir)
+    ctx = AppContext.open(settings)
+    ctx.index_library()
+    run_ocr(settings, ctx.library)
+    yield settings, ctx
+    ctx.close()
+
+
+@pytest.fixture()
+def app(indexed: tuple[Settings, Any]) -> Flask:
+    settings, ctx = indexed
+    app = create_app(settings, ctx)
+    if not web_state(app).passwords.is_set():
+        web_state(app).passwords.set_password(PASSWORD)
+    return app
+
+
+def _id(client: FlaskClient, query: str) -> int:
+    first: int = client.get(f"/api/search?q={query}").get_json()["results"][0]["id"]
+    return first
+
+
+def test_api_search_marks_text_matches(client: FlaskClient) -> None:
+    body = client.get('/api/search?q=text:"WAREHOUSE"').get_json()
+    [hit] = body["results"]
+    assert hit["name"] == "sign_en.jpg" and hit["text_match"] == "WAREHOUSE"
+    plain = client.get("/api/search?q=warehouse&limit=3").get_json()["results"]
+    assert plain[0]["text_match"] == "WAREHOUSE" and plain[1]["text_match"] is None
+
+
+def test_results_page_shows_the_text_match_badge(client: FlaskClient) -> None:
+    html = client.get("/?q=text:银行").get_data(as_text=True)
+    assert 'class="text-match" title="text in the photo: 中国银行"' in html
+
+
+def test_photo_page_shows_selectable_text_and_boxes(client: FlaskClient) -> None:
+    photo_id = _id(client, 'text:"part 4711"')
+    html = client.get(f"/photos/{photo_id}").get_data(as_text=True)
+    assert re.search(r'<li class="ocr-line" data-line="0"[^>]*>PART 4711</li>', html)
+    polygon = re.search(r'<polygon class="ocr-box" data-line="0" points="([^"]+)"', html)
+    assert polygon is not None
+    points = [tuple(map(float, p.split(","))) for p in polygon.group(1).split()]
+    assert len(points) == 4 and all(0.0 <= v <= 1.0 for p in points for v in p)
+    assert "/static/ocr.js" in html and " style=" not in html  # CSP: no inline styles
+
+
+def test_photo_api_text_and_status(client: FlaskClient) -> None:
+    photo_id = _id(client, "text:欢迎光临")
+    body = client.get(f"/api/photos/{photo_id}/text").get_json()
+    assert body["state"] == "done" and body["text"] == "欢迎光临"
+    assert body["lines"][0]["score"] > 0.9 and len(body["lines"][0]["box"]) == 4
+    status = client.get("/api/ocr/status").get_json()
+    assert status == {
+        "counts": {"done": 4, "no_text": 1, "failed": 0, "pending": 0},
+        "failures": [],
+    }
+    assert client.get("/api/photos/999999/text").status_code == 404
+
+
+def test_photo_without_text_says_so(client: FlaskClient) -> None:
+    cat = next(
+        r["id"]
+        for r in client.get("/api/search?q=a+cat&limit=10").get_json()["results"]
+        if r["name"] == NO_TEXT[0]
+    )
+    assert client.get(f"/api/photos/{cat}/text").get_json()["state"] == "no_text"
+    assert "No text found." in client.get(f"/photos/{cat}").get_data(as_text=True)
+
+
+def test_text_routes_need_login(app: Flask) -> None:
+    anonymous = app.test_client()
+    assert anonymous.get("/api/ocr/status").status_code == 401
+    assert anonymous.get("/api/photos/1/text").status_code == 401
