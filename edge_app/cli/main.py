@@ -27,8 +27,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
-from edge_app.cli import roots as roots_cli
 from edge_app.cli import ocr as ocr_cli
+from edge_app.cli import roots as roots_cli
 from edge_app.errors import (
     ConfigError,
     EdgeError,
