@@ -23,6 +23,7 @@ from edge_app.errors import (
     QueryError,
 )
 from webui import api, auth, views
+from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -46,6 +47,7 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     """Build the web app for `settings`; `context` is shared with the daemon when given."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = SqliteIntConverter  # before any route is added
     _configure(app, settings)
     passwords = PasswordStore(settings.data_dir)
     app.extensions[EXTENSION_KEY] = WebState(

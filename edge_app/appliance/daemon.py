@@ -268,10 +268,29 @@ def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None
     log.info("event=stopped")
 
 
-def serve(settings: Settings) -> int:
-    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean)."""
+#: Request line + headers: a few KiB for URLs and cookies; beyond this waitress answers
+#: 431 (a status, not a dropped connection). Set explicitly, not left to waitress' default.
+MAX_REQUEST_HEADER_BYTES = 16 * 1024
+_BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
+
+
+def create_server(app: Any, settings: Settings, threads: int = 6) -> Any:
+    """The waitress server of `serve` (also used by tests), with its limits made explicit."""
     import waitress
 
+    return waitress.create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=threads,
+        max_request_header_size=MAX_REQUEST_HEADER_BYTES,
+        max_request_body_size=settings.max_upload_bytes + _BODY_SLACK_BYTES,
+        ident="edge-search",
+    )
+
+
+def serve(settings: Settings) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean)."""
     from edge_app.context import AppContext
     from webui.app import create_app
     from webui.state import attach_jobs
@@ -286,7 +305,7 @@ def serve(settings: Settings) -> int:
     attach_jobs(app, jobs)
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=6)
+    server = create_server(app, settings)
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
     worker.start()
     jobs.submit("reindex")
