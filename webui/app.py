@@ -22,7 +22,7 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, auth, views
+from webui import api, api_spec, auth, views
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
@@ -58,6 +58,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_spec.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

@@ -42,6 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.setup", "auth.api_login", "auth.api_session"}
+    | {"api_spec.openapi_json"}
 )
 ROLE_ADMIN = "admin"
 ROLE_GUEST = "guest"
