@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from edge_app.errors import (
@@ -111,12 +111,21 @@ def _register_error_handlers(app: Flask) -> None:
         if status == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             return _error_response(413, f"upload too large: the limit is {limit} bytes")
-        return _error_response(status, exc.description or exc.name)
+        return _keep_headers(_error_response(status, exc.description or exc.name), exc)
 
     @app.errorhandler(EdgeError)
     def _edge(exc: EdgeError) -> Response | tuple[str, int]:
         log.error("event=request_failed path=%s error=%r", request.path, exc)
         return _error_response(500, str(exc))
+
+
+def _keep_headers(result: Response | tuple[str, int], exc: HTTPException) -> Response:
+    """Keep the exception's own headers (e.g. `Allow` on a 405, RFC 9110) on our body."""
+    response = make_response(result)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _make_handler(status: int) -> Callable[[Exception], Response | tuple[str, int]]:

@@ -274,14 +274,14 @@ MAX_REQUEST_HEADER_BYTES = 16 * 1024
 _BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
 
 
-def create_server(app: Any, settings: Settings, threads: int = 6) -> Any:
-    """The waitress server of `serve` (also used by tests), with its limits made explicit."""
+def create_server(app: Any, settings: Settings, threads: int = 6, port: int | None = None) -> Any:
+    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit."""
     import waitress
 
     return waitress.create_server(
         app,
         host=settings.host,
-        port=settings.port,
+        port=settings.port if port is None else port,
         threads=threads,
         max_request_header_size=MAX_REQUEST_HEADER_BYTES,
         max_request_body_size=settings.max_upload_bytes + _BODY_SLACK_BYTES,
