@@ -10,6 +10,7 @@ checks the result against the Flask URL map and the 3.1 meta-schema.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 from importlib import metadata
@@ -65,10 +66,9 @@ def merge_fragments(spec_dir: Path = SPEC_DIR) -> dict[str, Any]:
 @functools.cache
 def _cached() -> dict[str, Any]:
     spec = merge_fragments()
-    try:
+    # A source tree that was never installed keeps base.yaml's placeholder version.
+    with contextlib.suppress(metadata.PackageNotFoundError):
         spec["info"]["version"] = metadata.version("edge-photo-search")
-    except metadata.PackageNotFoundError:
-        pass  # running from a source tree that was never installed: keep base.yaml's
     return spec
 
 

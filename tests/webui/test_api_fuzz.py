@@ -164,7 +164,7 @@ def _call(case: Any, server: Server) -> requests.Response:
         base_url=server.base_url, session=server.session, excluded_checks=EXCLUDED
     )
     assert response.status_code < 500, response.text
-    return response  # type: ignore[no-any-return]
+    return response
 
 
 @schema.parametrize()

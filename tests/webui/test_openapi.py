@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from webui.api_spec import SPEC_DIR, SpecError, merge_fragments, openapi_spec
@@ -69,7 +69,7 @@ def examples(node: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[str, str,
 def example_errors(spec: dict[str, Any]) -> list[str]:
     """Every example that does not validate against its schema (JSON Schema 2020-12)."""
     registry: Registry[Any] = Registry().with_resource(
-        SPEC_URI, Resource(contents=spec, specification=DRAFT202012)
+        SPEC_URI, DRAFT202012.create_resource(spec)
     )
     errors = []
     for where, pointer, example in examples(spec):
