@@ -56,10 +56,15 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str) -> None:
-    """Structured logs to stdout (systemd captures stdout into the journal)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonLogFormatter())
+def configure_logging(level: str, human: bool = False) -> None:
+    """Structured logs to stdout (systemd captures stdout into the journal); ``human``:
+    readable lines on stderr for someone watching a terminal."""
+    handler = logging.StreamHandler(sys.stderr if human else sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        if human
+        else JsonLogFormatter()
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -289,13 +294,20 @@ def create_server(app: Any, settings: Settings, threads: int = 6, port: int | No
     )
 
 
-def serve(settings: Settings) -> int:
-    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean)."""
+def serve(
+    settings: Settings,
+    on_ready: Callable[[int], None] | None = None,
+    human_logs: bool = False,
+) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean).
+
+    ``on_ready(port)`` runs once the socket listens (the CLI's start-up banner).
+    """
     from edge_app.context import AppContext
     from webui.app import create_app
     from webui.state import attach_jobs
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, human=human_logs)
     requested = threading.Event()
     _install_signal_handlers(requested)
     settings.ensure_dirs()
@@ -319,6 +331,8 @@ def serve(settings: Settings) -> int:
     ).start()
     _log_setup_token(settings)
     log.info("event=listening url=http://%s:%s/", settings.host, server.effective_port)
+    if on_ready is not None:
+        on_ready(server.effective_port)
     notifier.notify("READY=1")
     notifier.notify(f"STATUS=serving on port {server.effective_port}")
     try:
