@@ -68,9 +68,7 @@ def examples(node: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[str, str,
 
 def example_errors(spec: dict[str, Any]) -> list[str]:
     """Every example that does not validate against its schema (JSON Schema 2020-12)."""
-    registry: Registry[Any] = Registry().with_resource(
-        SPEC_URI, DRAFT202012.create_resource(spec)
-    )
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(spec))
     errors = []
     for where, pointer, example in examples(spec):
         validator = jsonschema.Draft202012Validator(

@@ -95,7 +95,9 @@ def _library_with_photos(root: Path, shapes: Shapes, bundle: Path) -> Path:
     return data
 
 
-def test_broken_pipe_exits_quietly(tmp_path: Path, shapes_photos: Shapes, tiny_bundle: Path) -> None:
+def test_broken_pipe_exits_quietly(
+    tmp_path: Path, shapes_photos: Shapes, tiny_bundle: Path
+) -> None:
     data = _library_with_photos(tmp_path, shapes_photos, tiny_bundle)
     argv = [EDGE_APP, "--data-dir", str(data), "--bundle", str(tiny_bundle)]
     proc = subprocess.Popen(
@@ -146,7 +148,9 @@ def test_a_fresh_data_dir_rebuilds_the_index_at_info(
     from edge_app.context import AppContext
 
     caplog.set_level(logging.INFO, logger="edge_app.search.vector_index")
-    settings = Settings(data_dir=tmp_path / "d", bundle_dir=tiny_bundle, backend_prefer="onnxruntime")
+    settings = Settings(
+        data_dir=tmp_path / "d", bundle_dir=tiny_bundle, backend_prefer="onnxruntime"
+    )
     AppContext.open(settings).close()
     records = [r for r in caplog.records if r.name == "edge_app.search.vector_index"]
     assert any("rebuild" in r.getMessage() for r in records)
