@@ -148,3 +148,9 @@ def test_a_request_line_over_the_header_limit_gets_431(server: str) -> None:
 def test_a_normal_long_query_still_works(server: str) -> None:
     response = _admin(server).get(f"{server}/api/search", params={"q": "x " * 400}, timeout=30)
     assert response.status_code == 200, response.text
+
+
+def test_the_search_page_refuses_an_overlong_query_too(client: FlaskClient) -> None:
+    response = client.get("/", query_string={"q": "a" * 1001})
+    assert response.status_code == 400
+    assert "limit is 1000" in response.get_data(as_text=True)
