@@ -40,15 +40,20 @@ def with_listen_overrides(args: argparse.Namespace, settings: Settings) -> Setti
 
 
 def serve(args: argparse.Namespace, settings: Settings, say: Say) -> int:
-    return run_server(with_listen_overrides(args, settings), say, banner=False)
+    return run_server(with_listen_overrides(args, settings), say, False, args.verbose)
 
 
-def run_server(settings: Settings, say: Say, banner: bool) -> int:
-    """The daemon; on a terminal with a start-up banner and readable logs on stderr,
-    otherwise (systemd, pipes) JSON logs on stdout and a banner only when ``banner``."""
+def run_server(settings: Settings, say: Say, banner: bool, verbose: int = 0) -> int:
+    """The daemon; on a terminal with a start-up banner and readable logs on stderr
+    (warnings only, unless -v), otherwise (systemd, pipes) JSON logs on stdout and a
+    banner only when ``banner``."""
+    from dataclasses import replace
+
     from edge_app.appliance.daemon import serve as run_daemon
 
     human = sys.stdout.isatty()
+    if human and not verbose and settings.log_level in ("DEBUG", "INFO"):
+        settings = replace(settings, log_level="WARNING")
 
     def ready(port: int) -> None:
         if human or banner:
@@ -77,7 +82,7 @@ def announce_web_ui(
             f"{settings.data_dir / 'setup_token'}) and choose the admin password"
         )
     if human_logs:
-        say("logs:   on stderr below (as JSON lines on stdout when not run in a terminal)")
+        say("logs:   warnings on stderr below (-v: all; JSON on stdout when not on a terminal)")
     else:
         say("logs:   JSON lines on stdout (under systemd: journalctl -u edge-search)")
     say("stop with Ctrl+C")
@@ -127,6 +132,8 @@ def print_import_report(report: ImportReport, say: Say) -> None:
         say(f"note: {p.reason}")
     for path, reason in report.not_copied:
         say(f"  not copied: {path}: {reason}")
+    for path, reason in report.not_indexed:
+        say(f"  copied, not indexed: {path}: {reason}")
     if p.found == 0:
         say("no photos found there (JPEG, PNG, HEIC, ... are looked for in all subfolders)")
 

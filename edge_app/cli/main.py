@@ -364,7 +364,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     _out(f'  edge-app --data-dir {used.data_dir} --bundle {used.bundle_dir} search "a blue square"')
     if args.no_serve:
         return EXIT_OK
-    return appl.run_server(appl.with_listen_overrides(args, used), _out, banner=True)
+    return appl.run_server(appl.with_listen_overrides(args, used), _out, True, args.verbose)
 
 
 SUBCOMMANDS: list[Subcommand] = [

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edge_app.errors import EdgeError, ImportSessionError, NotFoundError
@@ -93,6 +93,7 @@ class ImportReport:
     progress: ImportProgress
     dest_dir: Path | None
     not_copied: list[tuple[str, str]]
+    not_indexed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def import_report(
@@ -110,7 +111,13 @@ def import_report(
     except EdgeError as exc:  # the source went away after the copy: the counts still stand
         log.info("event=import_report_rescan_failed error=%r", exc)
     dest = library_dir / final.dest_dir if final.dest_dir else None
-    return ImportReport(final, dest, sorted(not_copied))
+    prefix = f"{final.dest_dir}/" if final.dest_dir else None
+    not_indexed = [
+        (p.rel_path, p.error_reason or "not indexable")
+        for p in library.list_errors(limit=10_000)
+        if prefix is not None and p.rel_path.startswith(prefix)
+    ]
+    return ImportReport(final, dest, sorted(not_copied), not_indexed)
 
 
 def request_for(path: Path | None, device: str | None, mount_point: Path | None) -> ImportRequest:

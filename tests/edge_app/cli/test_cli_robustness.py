@@ -119,10 +119,12 @@ def test_import_reports_copies_duplicates_and_skips(
     source.mkdir()
     for src, _ in shapes_photos[:3]:
         shutil.copy2(src, source / src.name)
+    (source / "broken.jpg").write_bytes(b"not a jpeg at all")
     base = ["--data-dir", str(tmp_path / "data"), "--bundle", str(tiny_bundle)]
     code, out, _ = _run(capsys, *base, "import", str(source))
     assert code == EXIT_OK
-    assert "3 found, 3 copied, 0 duplicate(s) skipped, 0 failed" in out
+    assert "4 found, 4 copied, 0 duplicate(s) skipped, 0 failed" in out
+    assert "copied, not indexed: imports/" in out and "broken.jpg: not an image" in out
     assert f"copied to {tmp_path / 'data' / 'library' / 'imports'}" in out
     shutil.copy2(shapes_photos[0][0], source / "again.jpg")
     code, out, _ = _run(capsys, *base, "import", str(source))
@@ -197,7 +199,7 @@ def test_serve_on_a_terminal_prints_a_banner(tmp_path: Path, tiny_bundle: Path) 
     assert f"web UI: http://127.0.0.1:{argv[-1]}/" in text
     token = (tmp_path / "data" / "setup_token").read_text().strip()
     assert f"setup token {token}" in text
-    assert "logs:   on stderr" in text
+    assert "logs:   warnings on stderr" in text
     assert not any(line.lstrip().startswith("{") for line in text.splitlines())
     assert code == 0
 
