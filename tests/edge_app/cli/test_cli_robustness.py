@@ -219,3 +219,15 @@ def test_serve_on_a_pipe_logs_json(tmp_path: Path, tiny_bundle: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0
     assert any("setup_token=" in entry["msg"] for entry in lines)
+
+
+def test_demo_output_is_clean(tmp_path: Path, toy_bundle: Path) -> None:
+    """What `./scripts/demo` shows (bundle prebuilt here): results, no warnings or noise."""
+    argv = [EDGE_APP, "--data-dir", str(tmp_path / "d"), "--bundle", str(toy_bundle)]
+    done = subprocess.run(
+        [*argv, "demo", "--no-serve"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'search "a red circle":' in done.stdout
+    assert done.stderr == ""
+    assert "warning" not in done.stdout.lower()
