@@ -129,6 +129,8 @@ def _exit_code(exc: BaseException) -> int | None:
 
     if isinstance(exc, EngineError):
         return EXIT_ENGINE
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_ERROR  # a path the user gave cannot be used: the message names it
     return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), None)
 
 

@@ -231,3 +231,16 @@ def test_demo_output_is_clean(tmp_path: Path, toy_bundle: Path) -> None:
     assert 'search "a red circle":' in done.stdout
     assert done.stderr == ""
     assert "warning" not in done.stdout.lower()
+
+
+def test_an_unusable_data_dir_path_is_one_line_not_a_traceback(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("hello")
+    inside_a_file = afile / "data"
+    code, _, err = _run(
+        capsys, "--data-dir", str(inside_a_file), "--bundle", str(tiny_bundle), "index"
+    )
+    assert code == 1 and "Not a directory" in err and str(inside_a_file) in err
+    assert err.count("\n") == 1 and "Traceback" not in err
