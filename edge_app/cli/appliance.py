@@ -70,7 +70,8 @@ def announce_web_ui(
     from webui.passwords import PasswordStore
 
     port = port or settings.port
-    say(f"\nweb UI: http://127.0.0.1:{port}/")
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    say(f"\nweb UI: http://{local}:{port}/")
     if settings.host in ("0.0.0.0", "::"):
         say(f"        http://{_lan_address()}:{port}/  (from other machines on the LAN)")
     token = PasswordStore(settings.data_dir).setup_token()
