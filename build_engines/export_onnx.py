@@ -20,6 +20,7 @@ import torch
 
 from build_engines.errors import ExportError
 from build_engines.models.base import LoadedClip
+from build_engines.quiet import quiet_known_exporter_noise
 from engines.manifest import TensorSpec
 
 log = logging.getLogger(__name__)
@@ -68,18 +69,19 @@ def export_tower(loaded: LoadedClip, tower: str, path: Path) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s tower of %s to %s", tower, loaded.info.id, path.name)
     try:
-        torch.onnx.export(
-            module,
-            (example_input(loaded, tower),),
-            str(path),
-            input_names=[inp.name],
-            output_names=[out.name],
-            opset_version=OPSET,
-            dynamo=True,
-            dynamic_shapes=(dims,),
-            external_data=external,
-            verbose=False,
-        )
+        with quiet_known_exporter_noise():
+            torch.onnx.export(
+                module,
+                (example_input(loaded, tower),),
+                str(path),
+                input_names=[inp.name],
+                output_names=[out.name],
+                opset_version=OPSET,
+                dynamo=True,
+                dynamic_shapes=(dims,),
+                external_data=external,
+                verbose=False,
+            )
     except Exception as exc:  # the exporter raises many unrelated types; keep the cause
         raise ExportError(f"torch.onnx.export of the {tower} tower failed: {exc}") from exc
     check_graph(path, inp, out)

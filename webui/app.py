@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from edge_app.errors import (
@@ -22,8 +22,9 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, auth, roots, trash, uploads, views
+from webui import api, api_spec, auth, roots, trash, uploads, views
 from webui import ocr as ocr_web
+from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -47,6 +48,7 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     """Build the web app for `settings`; `context` is shared with the daemon when given."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = SqliteIntConverter  # before any route is added
     _configure(app, settings)
     passwords = PasswordStore(settings.data_dir)
     app.extensions[EXTENSION_KEY] = WebState(
@@ -61,6 +63,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(trash.bp)
     app.register_blueprint(ocr_web.bp)
+    app.register_blueprint(api_spec.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)
@@ -113,12 +116,21 @@ def _register_error_handlers(app: Flask) -> None:
         if status == 413:
             limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
             return _error_response(413, f"upload too large: the limit is {limit} bytes")
-        return _error_response(status, exc.description or exc.name)
+        return _keep_headers(_error_response(status, exc.description or exc.name), exc)
 
     @app.errorhandler(EdgeError)
     def _edge(exc: EdgeError) -> Response | tuple[str, int]:
         log.error("event=request_failed path=%s error=%r", request.path, exc)
         return _error_response(500, str(exc))
+
+
+def _keep_headers(result: Response | tuple[str, int], exc: HTTPException) -> Response:
+    """Keep the exception's own headers (e.g. `Allow` on a 405, RFC 9110) on our body."""
+    response = make_response(result)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _make_handler(status: int) -> Callable[[Exception], Response | tuple[str, int]]:

@@ -42,6 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.setup", "auth.api_login", "auth.api_session"}
+    | {"api_spec.openapi_json"}
 )
 ROLE_ADMIN = "admin"
 ROLE_GUEST = "guest"
@@ -114,6 +115,8 @@ def check_csrf() -> BaseResponse | None:
     """`before_request` hook: every state-changing request carries the session's token."""
     if request.method in SAFE_METHODS or _view_flag("_edge_csrf_exempt"):
         return None
+    if request.routing_exception is not None:
+        return None  # no view will run: let the 404/405 (with its Allow header) answer
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FORM_FIELD)
     if csrf_matches(session.get(CSRF_SESSION_KEY), given):
         return None

@@ -147,6 +147,8 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
             img = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise UploadError("the upload is not a readable image") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # e.g. a JPEG cut inside its header
+        raise UploadError(f"the upload is not a readable image: {exc}") from exc
     except Image.DecompressionBombWarning as exc:
         raise UploadError("the image has too many pixels") from exc
     width, height = img.size

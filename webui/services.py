@@ -289,10 +289,16 @@ def _search_args(filters: SearchFilters | None) -> dict[str, Any]:
     return {"photo_filter": filters.to_photo_filter(), "min_score": filters.min_score}
 
 
+#: CLIP reads 77 tokens; a longer query is a mistake (or an attack), not a search.
+MAX_QUERY_CHARS = 1000
+
+
 def search_text(
     ctx: AppContext, query: str, limit: int, offset: int, filters: SearchFilters | None
 ) -> list[Hit]:
-    """Text or query-grammar search; `QueryError` (-> 400) for a bad query."""
+    """Text or query-grammar search; `QueryError` (-> 400) for a bad or over-long query."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"q is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
     page = ctx.search.search(query, limit=limit, offset=offset, **_search_args(filters))
     return _hits(ctx, page)
 

@@ -58,10 +58,15 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str) -> None:
-    """Structured logs to stdout (systemd captures stdout into the journal)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonLogFormatter())
+def configure_logging(level: str, human: bool = False) -> None:
+    """Structured logs to stdout (systemd captures stdout into the journal); ``human``:
+    readable lines on stderr for someone watching a terminal."""
+    handler = logging.StreamHandler(sys.stderr if human else sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        if human
+        else JsonLogFormatter()
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -270,16 +275,42 @@ def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None
     log.info("event=stopped")
 
 
-def serve(settings: Settings) -> int:
-    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean)."""
+#: Request line + headers: a few KiB for URLs and cookies; beyond this waitress answers
+#: 431 (a status, not a dropped connection). Set explicitly, not left to waitress' default.
+MAX_REQUEST_HEADER_BYTES = 16 * 1024
+_BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
+
+
+def create_server(app: Any, settings: Settings, threads: int = 6, port: int | None = None) -> Any:
+    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit."""
     import waitress
 
+    return waitress.create_server(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        threads=threads,
+        max_request_header_size=MAX_REQUEST_HEADER_BYTES,
+        max_request_body_size=settings.max_upload_bytes + _BODY_SLACK_BYTES,
+        ident="edge-search",
+    )
+
+
+def serve(
+    settings: Settings,
+    on_ready: Callable[[int], None] | None = None,
+    human_logs: bool = False,
+) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit code (0 = clean).
+
+    ``on_ready(port)`` runs once the socket listens (the CLI's start-up banner).
+    """
     from edge_app.context import AppContext
     from edge_app.watch.service import WatchService
     from webui.app import create_app
     from webui.state import attach_jobs
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, human=human_logs)
     requested = threading.Event()
     _install_signal_handlers(requested)
     settings.ensure_dirs()
@@ -296,7 +327,7 @@ def serve(settings: Settings) -> int:
     app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=6)
+    server = create_server(app, settings)
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
     worker.start()
     jobs.submit("rescan")  # start-up scan of every root; files still being written wait
@@ -311,6 +342,8 @@ def serve(settings: Settings) -> int:
     ).start()
     _log_setup_token(settings)
     log.info("event=listening url=http://%s:%s/", settings.host, server.effective_port)
+    if on_ready is not None:
+        on_ready(server.effective_port)
     notifier.notify("READY=1")
     notifier.notify(f"STATUS=serving on port {server.effective_port}")
     try:

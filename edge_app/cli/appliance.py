@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_app.settings import Settings
+
+if TYPE_CHECKING:
+    from edge_app.usb.commands import ImportReport
 
 Say = Callable[[str], None]
 
@@ -34,19 +39,41 @@ def with_listen_overrides(args: argparse.Namespace, settings: Settings) -> Setti
     return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(args: argparse.Namespace, settings: Settings, say: Say) -> int:
+    return run_server(with_listen_overrides(args, settings), say, False, args.verbose)
+
+
+def run_server(settings: Settings, say: Say, banner: bool, verbose: int = 0) -> int:
+    """The daemon; on a terminal with a start-up banner and readable logs on stderr
+    (warnings only, unless -v), otherwise (systemd, pipes) JSON logs on stdout and a
+    banner only when ``banner``."""
+    from dataclasses import replace
+
     from edge_app.appliance.daemon import serve as run_daemon
 
-    return run_daemon(with_listen_overrides(args, settings))
+    human = sys.stdout.isatty()
+    if human and not verbose and settings.log_level in ("DEBUG", "INFO"):
+        settings = replace(settings, log_level="WARNING")
+
+    def ready(port: int) -> None:
+        if human or banner:
+            announce_web_ui(settings, say, human, port)
+        sys.stdout.flush()
+
+    return run_daemon(settings, on_ready=ready, human_logs=human)
 
 
-def announce_web_ui(settings: Settings, say: Say) -> None:
-    """Where to point a browser, and how the first visitor becomes the admin."""
+def announce_web_ui(
+    settings: Settings, say: Say, human_logs: bool = False, port: int | None = None
+) -> None:
+    """Where to point a browser, how the first visitor becomes the admin, where logs go."""
     from webui.passwords import PasswordStore
 
-    say(f"\nweb UI: http://127.0.0.1:{settings.port}/")
+    port = port or settings.port
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    say(f"\nweb UI: http://{local}:{port}/")
     if settings.host in ("0.0.0.0", "::"):
-        say(f"        http://{_lan_address()}:{settings.port}/  (from other machines on the LAN)")
+        say(f"        http://{_lan_address()}:{port}/  (from other machines on the LAN)")
     token = PasswordStore(settings.data_dir).setup_token()
     if token is None:
         say("log in with the admin password chosen on the first run")
@@ -55,6 +82,10 @@ def announce_web_ui(settings: Settings, say: Say) -> None:
             f"first run: open the page, enter the setup token {token} (also in "
             f"{settings.data_dir / 'setup_token'}) and choose the admin password"
         )
+    if human_logs:
+        say("logs:   warnings on stderr below (-v: all; JSON on stdout when not on a terminal)")
+    else:
+        say("logs:   JSON lines on stdout (under systemd: journalctl -u edge-search)")
     say("stop with Ctrl+C")
 
 
@@ -75,7 +106,7 @@ def import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-index", action="store_true", help="copy only; the daemon indexes")
 
 
-def import_(args: argparse.Namespace, settings: Settings) -> int:
+def import_(args: argparse.Namespace, settings: Settings, say: Say) -> int:
     from edge_app.usb.commands import import_command
 
     return import_command(
@@ -84,7 +115,28 @@ def import_(args: argparse.Namespace, settings: Settings) -> int:
         device=args.device,
         mount_point=args.mount_point,
         index=not args.no_index,
+        on_done=lambda report: print_import_report(report, say),
     )
+
+
+def print_import_report(report: ImportReport, say: Say) -> None:
+    """Counts, destination and every file not copied (with why): an import that skipped
+    everything must say so, not end silently."""
+    p = report.progress
+    say(
+        f"import {p.state}: {p.found} found, {p.copied} copied, "
+        f"{p.skipped_duplicate} duplicate(s) skipped, {p.failed} failed"
+    )
+    if report.dest_dir is not None:
+        say(f"copied to {report.dest_dir}")
+    if p.reason:
+        say(f"note: {p.reason}")
+    for path, reason in report.not_copied:
+        say(f"  not copied: {path}: {reason}")
+    for path, reason in report.not_indexed:
+        say(f"  copied, not indexed: {path}: {reason}")
+    if p.found == 0:
+        say("no photos found there (JPEG, PNG, HEIC, ... are looked for in all subfolders)")
 
 
 def root_args(p: argparse.ArgumentParser) -> None:

@@ -5,9 +5,14 @@ that adds its arguments and a function ``run(args, settings) -> exit code``. To 
 (``serve``, ``import``, ``install``...), write those two small functions (import heavy
 modules inside ``run``, so ``edge-app --help`` stays instant) and append one
 `Subcommand` to the table; parsing, settings, logging and error handling are shared.
+Global options (``--data-dir``, ``--bundle``, ``--config``, ``-v``) work before or after
+the command name. A command that only reads the library sets ``needs_library=True``: it
+then refuses a data dir without one (a typo must not silently create an empty library);
+only commands that fill a library (index, import, serve, demo) may create it.
 
 Domain errors become one clear line on stderr and an exit code (see `EXIT_CODES`); a
-traceback is printed only for bugs.
+traceback is printed only for bugs. A closed stdout (``edge-app search ... | head``) ends
+the command quietly with `EXIT_BROKEN_PIPE`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from edge_app.cli import appliance as appl
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
+from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
 from edge_app.errors import (
     ConfigError,
     EdgeError,
@@ -46,6 +52,7 @@ log = logging.getLogger("edge_app.cli.main")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENGINE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 EXIT_CONFIG, EXIT_INTERRUPTED = 78, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 #: Most specific first: the first matching class decides the exit code.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
@@ -64,6 +71,7 @@ class Subcommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Settings], int]
+    needs_library: bool = False  # True: refuse a data dir without a library (read-only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,8 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         settings = settings_from_args(args)
+        check_data_dir(settings, args.subcommand.needs_library)
         code: int = args.subcommand.run(args, settings)
+        sys.stdout.flush()  # a closed pipe shows up here at the latest, not at exit
         return code
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
@@ -88,15 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="edge-app", description="Offline photo search by meaning (CLIP) on this appliance."
+        prog="edge-app",
+        description="Offline photo search by meaning (CLIP) on this appliance.",
+        parents=[global_options(after_command=False)],
     )
-    parser.add_argument("--config", type=Path, help="settings file (TOML)")
-    parser.add_argument("--data-dir", type=Path, help="data folder (library, index, thumbs)")
-    parser.add_argument("--bundle", type=Path, help="engine bundle folder (from edge-build)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"edge-app {package_version()}")
     subs = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    after = global_options(after_command=True)
     for sub in SUBCOMMANDS:
-        p = subs.add_parser(sub.name, help=sub.help, description=sub.help)
+        p = subs.add_parser(sub.name, help=sub.help, description=sub.help, parents=[after])
         sub.add_arguments(p)
         p.set_defaults(subcommand=sub)
     return parser
@@ -105,10 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Defaults < TOML < EDGE_* < command-line flags (flags win)."""
     env = dict(os.environ)
+    # Absolute: the library compares resolved paths, so "--data-dir d" must mean ./d.
     if args.data_dir is not None:
-        env["EDGE_DATA_DIR"] = str(args.data_dir)
+        env["EDGE_DATA_DIR"] = str(args.data_dir.expanduser().absolute())
     if args.bundle is not None:
-        env["EDGE_BUNDLE_DIR"] = str(args.bundle)
+        env["EDGE_BUNDLE_DIR"] = str(args.bundle.expanduser().absolute())
     return load_settings(args.config, env)
 
 
@@ -117,6 +131,8 @@ def _exit_code(exc: BaseException) -> int | None:
 
     if isinstance(exc, EngineError):
         return EXIT_ENGINE
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_ERROR  # a path the user gave cannot be used: the message names it
     return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), None)
 
 
@@ -361,26 +377,34 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     _out(f'  edge-app --data-dir {used.data_dir} --bundle {used.bundle_dir} search "a blue square"')
     if args.no_serve:
         return EXIT_OK
-    served = appl.with_listen_overrides(args, used)
-    appl.announce_web_ui(served, _out)
-    from edge_app.appliance.daemon import serve
-
-    return serve(served)
+    return appl.run_server(appl.with_listen_overrides(args, used), _out, True, args.verbose)
 
 
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand("index", "index new, changed, moved and deleted photos", _index_args, _index),
-    Subcommand("search", "search photos by meaning (text and/or image)", _search_args, _search),
-    Subcommand("duplicates", "list groups of near-duplicate photos", _duplicates_args, _duplicates),
     Subcommand(
-        "status", "library, bundle and index status (loads no model)", _status_args, _status
+        "search", "search photos by meaning (text and/or image)", _search_args, _search, True
+    ),
+    Subcommand(
+        "duplicates", "list groups of near-duplicate photos", _duplicates_args, _duplicates, True
+    ),
+    Subcommand(
+        "status", "library, bundle and index status (loads no model)", _status_args, _status, True
     ),
     Subcommand("roots", "list, add or remove photo roots (indexed in place)", roots_cli.roots_args, roots_cli.roots),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
-    Subcommand("serve", "run the daemon: web UI, API and indexer", appl.serve_args, appl.serve),
     Subcommand(
-        "import", "copy photos from a folder or USB stick and index", appl.import_args, appl.import_
+        "serve",
+        "run the daemon: web UI, API and indexer",
+        appl.serve_args,
+        lambda a, s: appl.serve(a, s, _out),
+    ),
+    Subcommand(
+        "import",
+        "copy photos from a folder or USB stick and index",
+        appl.import_args,
+        lambda a, s: appl.import_(a, s, _out),
     ),
     Subcommand(
         "install",

@@ -29,6 +29,8 @@ from edge_app.errors import QueryError
 MAX_TERMS = 16
 MAX_WEIGHT = 100.0
 _WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
+#: The largest SQLite INTEGER: a larger photo id cannot exist (and would overflow sqlite3).
+MAX_PHOTO_ID = 2**63 - 1
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
 _OCR = re.compile(r"text:", re.IGNORECASE)
 
@@ -206,6 +208,7 @@ class _Parser:
         return text
 
     def photo_id(self, raw: str, at: int) -> int:
-        if not raw.isdigit():
+        # isascii: "²".isdigit() is true but int() refuses it; SQLite ids are 64-bit.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PHOTO_ID:
             raise self.fail(f"photo: needs a photo number, like photo:123 (got {raw!r})", at)
         return int(raw)

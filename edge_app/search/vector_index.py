@@ -287,8 +287,11 @@ class IndexStore:
                     f"{library.count_embeddings(bundle_id)} for {bundle_id}"
                 )
         except VectorIndexError as exc:
-            log.warning(
-                "vector index in %s unusable (%s): rebuilding from SQLite", self.index_dir, exc
+            log.log(
+                _rebuild_level(library.count_embeddings(bundle_id)),
+                "vector index in %s unusable (%s): rebuilding from SQLite",
+                self.index_dir,
+                exc,
             )
             index = self.rebuild(library, bundle_id, dim)
         self._index, self.bundle_id = index, bundle_id
@@ -304,7 +307,8 @@ class IndexStore:
             index = VectorIndex.build(ids, vectors, self.ann_threshold)
         else:
             index = VectorIndex(dim, self.ann_threshold)
-        log.warning(
+        log.log(
+            _rebuild_level(len(index)),
             "vector index rebuilt: %d vectors of %s, generation %d",
             len(index),
             bundle_id,
@@ -397,3 +401,8 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _rebuild_level(n_vectors: int) -> int:
+    """A rebuild with nothing to lose (a new, empty library) is normal: INFO, not WARNING."""
+    return logging.INFO if n_vectors == 0 else logging.WARNING

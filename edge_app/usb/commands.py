@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edge_app.errors import ImportSessionError, NotFoundError
+from edge_app.errors import EdgeError, ImportSessionError, NotFoundError
 from edge_app.library.store import Library
 from edge_app.settings import Settings
 from edge_app.usb.detect import (
@@ -27,7 +27,7 @@ from edge_app.usb.detect import (
     request_for_device_node,
     request_for_folder,
 )
-from edge_app.usb.session import ImportSession, IndexFn
+from edge_app.usb.session import ImportProgress, ImportSession, IndexFn
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_DONE",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
+    "ImportReport",
     "PendingImport",
     "answer_import",
     "await_approval",
@@ -57,12 +58,14 @@ def import_command(
     device: str | None = None,
     mount_point: Path | None = None,
     index: bool = True,
+    on_done: Callable[[ImportReport], None] | None = None,
 ) -> int:
     """``edge-app import PATH`` or ``edge-app import --device /dev/sdb1 --mount-point DIR``.
 
     Returns 0 when done (even with some unreadable files: see the session's reason),
     75 when interrupted (resume by plugging the stick in again), 1 when failed. Domain
     errors (`ImportSessionError`, `LibraryError`) propagate for the CLI to print.
+    ``on_done`` receives what was done (the CLI prints it; the udev unit passes nothing).
     """
     request = request_for(path, device, mount_point)
     indexer = context_indexer(settings) if index else None
@@ -74,10 +77,47 @@ def import_command(
             if asking and not await_approval(settings, request, session.cancelled):
                 return EXIT_DONE  # declined in the web UI, or the stick was pulled first
             final = session.run()
+        if on_done is not None:
+            on_done(import_report(library, request, final, settings.library_dir))
     finally:
         library.close()
     codes = {"done": EXIT_DONE, "interrupted": EXIT_INTERRUPTED}
     return codes.get(final.state, EXIT_FAILED)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """The outcome of one import for a person: counts, where the copies went, and every
+    file that was not copied with the reason (duplicates, failures, non-photos)."""
+
+    progress: ImportProgress
+    dest_dir: Path | None
+    not_copied: list[tuple[str, str]]
+    not_indexed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def import_report(
+    library: Library, request: ImportRequest, final: ImportProgress, library_dir: Path
+) -> ImportReport:
+    """Collect the report from the session's file log plus what the scanner passed over."""
+    from edge_app.indexing.scanner import scan
+
+    files = library.import_files(final.session_id) if final.session_id is not None else {}
+    not_copied = [
+        (f.source_rel_path, f.reason or f.state) for f in files.values() if f.state != "verified"
+    ]
+    try:
+        not_copied += [(s.path, s.reason) for s in scan(request.mount_point).skipped]
+    except EdgeError as exc:  # the source went away after the copy: the counts still stand
+        log.info("event=import_report_rescan_failed error=%r", exc)
+    dest = library_dir / final.dest_dir if final.dest_dir else None
+    prefix = f"{final.dest_dir}/" if final.dest_dir else None
+    not_indexed = [
+        (p.rel_path, p.error_reason or "not indexable")
+        for p in library.list_errors(limit=10_000)
+        if prefix is not None and p.rel_path.startswith(prefix)
+    ]
+    return ImportReport(final, dest, sorted(not_copied), not_indexed)
 
 
 def request_for(path: Path | None, device: str | None, mount_point: Path | None) -> ImportRequest:

@@ -1,0 +1,156 @@
+"""Regression tests for the API's rough edges (issue 16): every bad input is a 4xx with the
+JSON error shape, never a 500 or a dropped connection. The real app over a real library;
+the request-size cases go through the real waitress server of `edge-app serve`."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from edge_app.appliance.daemon import MAX_REQUEST_HEADER_BYTES, create_server
+from edge_app.settings import Settings
+from tests.webui.conftest import PASSWORD, login
+from webui.app import create_app
+from webui.state import web_state
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator[Any]:
+    from build_engines.shapes import write_folder
+    from edge_app.context import AppContext
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("errors") / "data",
+        bundle_dir=tiny_bundle,
+        backend_prefer="onnxruntime",
+        host="127.0.0.1",
+        batch_size=8,
+        decode_workers=1,
+    )
+    write_folder(settings.library_dir, n=4, seed=3, size=(64, 64), fmt="jpg")
+    ctx = AppContext.open(settings)
+    ctx.index_library()
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture()
+def app(context: Any) -> Flask:
+    app = create_app(context.settings, context)
+    if not web_state(app).passwords.is_set():
+        web_state(app).passwords.set_password(PASSWORD)
+    return app
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), "red").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _assert_json_error(response: Any, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    message: str = body["error"]
+    return message
+
+
+@pytest.mark.parametrize("keep", [50, 200, 600])
+def test_truncated_jpeg_upload_is_a_400(client: FlaskClient, keep: int) -> None:
+    data = {"image": (io.BytesIO(_jpeg()[:keep]), "cut.jpg")}
+    response = client.post("/api/search/image", data=data, content_type="multipart/form-data")
+    assert "not a readable image" in _assert_json_error(response, 400)
+
+
+def test_a_photo_id_beyond_sqlite_integers_in_a_query_is_a_400(client: FlaskClient) -> None:
+    response = client.get("/api/search?q=photo:99999999999999999999")
+    assert "photo number" in _assert_json_error(response, 400)
+
+
+def test_non_ascii_digits_in_a_photo_term_are_a_400(client: FlaskClient) -> None:
+    response = client.get("/api/search", query_string={"q": "photo:²"})
+    _assert_json_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/photos/99999999999999999999", "/api/imports/99999999999999999999"]
+)
+def test_ids_beyond_sqlite_integers_in_urls_are_a_404(client: FlaskClient, path: str) -> None:
+    _assert_json_error(client.get(path), 404)
+
+
+def test_the_largest_sqlite_id_is_still_looked_up(client: FlaskClient) -> None:
+    message = _assert_json_error(client.get(f"/api/photos/{2**63 - 1}"), 404)
+    assert "URL was not found" not in message  # it reached the library, which said "no"
+
+
+def test_405_keeps_its_allow_header(client: FlaskClient) -> None:
+    response = client.delete("/api/search/image")
+    _assert_json_error(response, 405)
+    assert "POST" in response.headers["Allow"].split(", ")
+
+
+def test_unknown_post_route_is_a_404_not_a_csrf_403(app: Flask) -> None:
+    client = app.test_client()
+    login(client)
+    _assert_json_error(client.post("/api/no-such-route"), 404)
+
+
+def test_an_overlong_query_is_a_400(client: FlaskClient) -> None:
+    response = client.get("/api/search", query_string={"q": "a" * 1001})
+    assert "limit is 1000" in _assert_json_error(response, 400)
+
+
+@pytest.fixture()
+def server(app: Flask, context: Any) -> Iterator[str]:
+    """The real waitress server of `edge-app serve` in a thread, on loopback."""
+    srv = create_server(app, context.settings, threads=2, port=0)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.effective_port}"
+    srv.close()
+
+
+def _admin(base: str) -> requests.Session:
+    session = requests.Session()
+    reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    return session
+
+
+def test_an_8000_character_search_url_gets_a_status(server: str) -> None:
+    response = _admin(server).get(f"{server}/api/search", params={"q": "x" * 8000}, timeout=30)
+    assert response.status_code == 400
+    assert "limit is 1000" in response.json()["error"]
+
+
+def test_a_request_line_over_the_header_limit_gets_431(server: str) -> None:
+    """Beyond waitress' explicit header limit: a status line, not a closed connection."""
+    host, port = server.removeprefix("http://").split(":")
+    target = "/api/search?q=" + "x" * (MAX_REQUEST_HEADER_BYTES + 10)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        reply = sock.recv(4096).decode(errors="replace")
+    assert reply.split(" ", 2)[1] == "431", reply[:200]
+
+
+def test_a_normal_long_query_still_works(server: str) -> None:
+    response = _admin(server).get(f"{server}/api/search", params={"q": "x " * 400}, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def test_the_search_page_refuses_an_overlong_query_too(client: FlaskClient) -> None:
+    response = client.get("/", query_string={"q": "a" * 1001})
+    assert response.status_code == 400
+    assert "limit is 1000" in response.get_data(as_text=True)

@@ -1,0 +1,190 @@
+"""Property-based fuzzing of the JSON API with Schemathesis, generated from the OpenAPI
+description, against the real server: waitress (configured by the daemon's own
+`create_server`) on loopback over a real library indexed by the tiny bundle.
+
+As admin (session cookie + CSRF header), guest (guest access on) and anonymous: no 5xx for
+any generated input, every response conforms to the description, and auth holds (no 2xx on
+an admin route as guest/anonymous, no 2xx on a private route anonymously).
+
+Bounded for CI by ``EDGE_FUZZ_EXAMPLES`` (default 15 per operation and role, a couple of
+minutes on a loaded 2-core machine). Release check, see docs/API.md:
+``EDGE_FUZZ_EXAMPLES=500 python -m pytest tests/webui/test_api_fuzz.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+
+from edge_app.appliance.daemon import JobQueue, create_server
+from edge_app.settings import Settings
+from tests.webui.conftest import PASSWORD
+from webui.api_spec import openapi_spec
+from webui.app import create_app
+from webui.state import attach_jobs, web_state
+
+EXAMPLES = int(os.environ.get("EDGE_FUZZ_EXAMPLES", "15"))
+SPEC = openapi_spec()
+
+
+def _without_security(spec: dict[str, Any]) -> dict[str, Any]:
+    """The description minus its security: each role's `requests.Session` carries the real
+    cookie and CSRF header, and the role tests below check auth themselves. Left in,
+    Schemathesis would send made-up cookies next to the real one and misread the result."""
+    fuzz = openapi_spec()
+    fuzz.pop("security", None)
+    fuzz["components"].pop("securitySchemes", None)
+    for item in fuzz["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                op.pop("security", None)
+    return fuzz
+
+
+schema = schemathesis.openapi.from_dict(_without_security(SPEC))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    """One running waitress server and a requests session in the role under test."""
+
+    base_url: str
+    session: requests.Session
+
+
+def _public(method: str, path: str) -> bool:
+    return not SPEC["paths"][path][method.lower()].get("security", SPEC["security"])
+
+
+def _admin_only(method: str, path: str) -> bool:
+    return bool(SPEC["paths"][path][method.lower()].get("x-admin-only"))
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator[Any]:
+    """A small indexed library (6 photos) shared by the servers of this module."""
+    from build_engines.shapes import write_folder
+    from edge_app.context import AppContext
+
+    root = tmp_path_factory.mktemp("fuzz") / "data"
+    settings_ = Settings(
+        data_dir=root,
+        bundle_dir=tiny_bundle,
+        backend_prefer="onnxruntime",
+        host="127.0.0.1",
+        batch_size=8,
+        decode_workers=1,
+    )
+    write_folder(settings_.library_dir, n=6, seed=7, size=(64, 64), fmt="jpg")
+    ctx = AppContext.open(settings_)
+    ctx.index_library()
+    yield ctx
+    ctx.close()
+
+
+def _serve(ctx: Any, guest_access: bool) -> Iterator[str]:
+    """The real app on a real waitress server in a thread; yields its base URL."""
+    app = create_app(replace(ctx.settings, guest_access=guest_access), ctx)
+    if not web_state(app).passwords.is_set():
+        web_state(app).passwords.set_password(PASSWORD)
+    stop = threading.Event()
+    jobs = JobQueue({"reindex": lambda s, p: ctx.index_library(stop_event=s)}, stop)
+    attach_jobs(app, jobs)
+    worker = threading.Thread(target=jobs.run_worker, daemon=True)
+    worker.start()
+    server = create_server(app, ctx.settings, threads=2, port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    jobs.close()
+    stop.set()
+    worker.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def private_server(context: Any) -> Iterator[str]:
+    yield from _serve(context, guest_access=False)
+
+
+@pytest.fixture(scope="module")
+def guest_server(context: Any) -> Iterator[str]:
+    yield from _serve(context, guest_access=True)
+
+
+@pytest.fixture(scope="module")
+def admin(private_server: str) -> Server:
+    """Logged in before any fuzzing, so the login rate limit cannot lock the admin out."""
+    session = requests.Session()
+    reply = session.post(f"{private_server}/api/login", json={"password": PASSWORD}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
+    return Server(private_server, session)
+
+
+@pytest.fixture(scope="module")
+def guest(guest_server: str) -> Server:
+    """Guest access on: no login; the CSRF token of the guest's own session for POSTs."""
+    session = requests.Session()
+    token = session.get(f"{guest_server}/api/session", timeout=30).json()["csrf_token"]
+    session.headers["X-CSRF-Token"] = token
+    return Server(guest_server, session)
+
+
+@pytest.fixture(scope="module")
+def anonymous(admin: Server) -> Server:
+    return Server(admin.base_url, requests.Session())
+
+
+#: "Schema-valid data must get a 2xx" cannot hold here: JSON Schema cannot say "these
+#: bytes decode as an image" or "this text parses in the query grammar"; those are 400s.
+EXCLUDED = [positive_data_acceptance]
+
+
+def _call(case: Any, server: Server) -> requests.Response:
+    """Send the case and run Schemathesis' checks (no 5xx, status, content type, schema,
+    invalid data rejected, Allow on 405...)."""
+    response = case.call_and_validate(
+        base_url=server.base_url, session=server.session, excluded_checks=EXCLUDED
+    )
+    assert response.status_code < 500, response.text
+    return response
+
+
+@schema.parametrize()
+@FUZZ
+def test_fuzz_as_admin(case: Any, admin: Server) -> None:
+    _call(case, admin)
+
+
+@schema.parametrize()
+@FUZZ
+def test_fuzz_as_guest(case: Any, guest: Server) -> None:
+    response = _call(case, guest)
+    if _admin_only(case.operation.method, case.operation.path):
+        assert not 200 <= response.status_code < 300, response.text
+
+
+@schema.parametrize()
+@FUZZ
+def test_fuzz_anonymously(case: Any, anonymous: Server) -> None:
+    response = _call(case, anonymous)
+    if not _public(case.operation.method, case.operation.path):
+        assert not 200 <= response.status_code < 300, response.text
+        assert response.status_code in (401, 403, 404, 405, 413, 415), response.text
