@@ -77,6 +77,8 @@ class Settings:
     guest_access: bool = False
     import_mode: str = "ask"
     log_level: str = "INFO"
+    tag_threshold: float = 3.0  # calibrated tag score (robust z, docs/TAGS.md) to assign a tag
+    tag_builtin_sets: str = "everyday"  # comma-separated built-in label sets the daemon installs
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -236,6 +238,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "guest_access": _as_bool,
     "import_mode": lambda raw: _as_str(raw).lower(),
     "log_level": lambda raw: _as_str(raw).upper(),
+    "tag_threshold": _as_float,
+    "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
 }
 
 
@@ -258,6 +262,7 @@ def _validate(s: Settings) -> None:
         ),
         (s.log_level in LOG_LEVELS, f"log_level must be one of {LOG_LEVELS}, got {s.log_level!r}"),
         (bool(s.host), "host must not be empty"),
+        (0.0 < s.tag_threshold <= 50.0, f"tag_threshold must be in (0, 50], got {s.tag_threshold}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -45,6 +45,7 @@ from edge_app.library.records import (
     to_blob,
     utc_now,
 )
+from edge_app.library.tags import TAGGED_PHOTOS_SQL, TagStore
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(ImportLog):
+class Library(TagStore, ImportLog):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -335,4 +336,7 @@ def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     if flt.has_gps is not None:
         gps = "gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
         parts.append(f"({gps})" if flt.has_gps else f"NOT ({gps})")
+    for i, tag in enumerate(flt.tags):  # see edge_app.library.tags
+        parts.append(f"id IN ({TAGGED_PHOTOS_SQL.format(param=f'tag{i}')})")
+        params[f"tag{i}"] = tag
     return " AND ".join(parts), params
