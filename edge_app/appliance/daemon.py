@@ -282,7 +282,10 @@ def serve(settings: Settings) -> int:
     settings.ensure_dirs()
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
-    jobs = JobQueue({"reindex": _reindex_handler(ctx)}, threading.Event())
+    from edge_app.tags.jobs import index_then_tag_handler, tags_handler
+
+    handlers = {"reindex": index_then_tag_handler(ctx), "tags": tags_handler(ctx)}
+    jobs = JobQueue(handlers, threading.Event())
     attach_jobs(app, jobs)
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATES = ("a photo of a {}.", "a photo of the {}.", "a close-up photo of a {}.", "{}")
 _TEXT_BATCH = 256
+ENSEMBLE = " || "  # one prompt "a || b" is ONE row: the mean of a's and b's embeddings
 
 ChunkHook = Callable[[int, int], None]  # (photos done, photos total), after each chunk
 
@@ -104,7 +105,14 @@ class Tagger:
         return np.concatenate(out).astype(np.float32), scoring.offsets(out)
 
     def _compute_rows(self, label: Label) -> np.ndarray:
-        prompts = self.encode_texts(expand_prompts(label))
+        items = [
+            [p.strip() for p in item.split(ENSEMBLE.strip())] for item in expand_prompts(label)
+        ]
+        flat = self.encode_texts([p for item in items for p in item if p] or [label.name])
+        bounds = np.cumsum([0, *[len([p for p in item if p]) for item in items]])
+        prompts = np.stack(
+            [flat[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        )
         examples = None
         if label.examples:
             _ids, examples = self.library.get_embeddings(list(label.examples))
