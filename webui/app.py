@@ -18,11 +18,13 @@ from werkzeug.exceptions import HTTPException
 from edge_app.errors import (
     EdgeError,
     ImageDecodeError,
+    LabelConflictError,
+    LabelError,
     NotFoundError,
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, auth, views
+from webui import api, auth, tags_api, tags_views, views
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -40,6 +42,8 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (QueryError, 400),
     (ImageDecodeError, 400),
     (UploadError, 400),
+    (LabelConflictError, 409),
+    (LabelError, 400),
 )
 
 
@@ -56,6 +60,8 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(tags_api.bp)
+    app.register_blueprint(tags_views.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

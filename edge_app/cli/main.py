@@ -290,6 +290,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _out(f"bundle   {bundle['model']} ({bundle['id']}) {bundle['note']}".rstrip())
     _out(f"index    generation {data['index_generation']}")
+    tags = data.get("tags") or {}
+    _out(
+        f"tags     {tags.get('tags', 0)} on {tags.get('tagged_photos', 0)} photos "
+        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets)"
+    )
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
     return EXIT_OK
@@ -320,6 +325,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
         }
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
+        data["tags"] = library.tag_totals()
         data["index_generation"] = library.index_generation()
         data["errors"] = [
             {"path": p.rel_path, "reason": p.error_reason} for p in library.list_errors(limit=20)

@@ -16,9 +16,7 @@ from edge_app.library.tags import LabelDef
 Shapes = list[tuple[Path, Any]]
 
 COLOUR_LABELS = [LabelDef(c, tuple(f"a {c} {s}" for s in SHAPES)) for c in COLORS]
-SHAPE_LABELS = [
-    LabelDef(s, tuple(f"a {c} {s}" for c in COLORS), pooling="any") for s in SHAPES
-]
+SHAPE_LABELS = [LabelDef(s, tuple(f"a {c} {s}" for c in COLORS), pooling="any") for s in SHAPES]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +40,12 @@ def tag_ctx(
     ctx.close()
 
 
-def truth_matrix(ctx: Any, ids: np.ndarray, shapes: Shapes, attr: str, names: list[str]) -> np.ndarray:
+def truth_matrix(
+    ctx: Any, ids: np.ndarray, shapes: Shapes, attr: str, names: list[str]
+) -> np.ndarray:
     """(N, L) booleans: does photo i show label j (from the spec it was drawn from)?"""
     spec = {p.name: s for p, s in shapes}
     photos = {p.id: p for p in ctx.library.get_photos([int(i) for i in ids])}
-    return np.array([[getattr(spec[photos[int(i)].rel_path], attr) == n for n in names] for i in ids])
+    return np.array(
+        [[getattr(spec[photos[int(i)].rel_path], attr) == n for n in names] for i in ids]
+    )

@@ -15,7 +15,9 @@ from tests.edge_app.tags.conftest import COLOUR_LABELS, SHAPE_LABELS, Shapes, tr
 
 
 def _map(truth: np.ndarray, scores: np.ndarray) -> float:
-    return float(np.mean([average_precision_score(truth[:, j], scores[:, j]) for j in range(truth.shape[1])]))
+    return float(
+        np.mean([average_precision_score(truth[:, j], scores[:, j]) for j in range(truth.shape[1])])
+    )
 
 
 def _new_set(ctx: Any, name: str, labels: list[LabelDef]) -> int:
@@ -27,10 +29,18 @@ def _new_set(ctx: Any, name: str, labels: list[LabelDef]) -> int:
 
 @pytest.mark.parametrize(
     ("set_name", "labels", "attr", "names"),
-    [("colours", COLOUR_LABELS, "color", list(COLORS)), ("shapes", SHAPE_LABELS, "shape", list(SHAPES))],
+    [
+        ("colours", COLOUR_LABELS, "color", list(COLORS)),
+        ("shapes", SHAPE_LABELS, "shape", list(SHAPES)),
+    ],
 )
 def test_colour_and_shape_sets_reach_map_09(
-    tag_ctx: Any, shapes_photos: Shapes, set_name: str, labels: list[LabelDef], attr: str, names: list[str]
+    tag_ctx: Any,
+    shapes_photos: Shapes,
+    set_name: str,
+    labels: list[LabelDef],
+    attr: str,
+    names: list[str],
 ) -> None:
     set_id = _new_set(tag_ctx, set_name, labels)
     run = tag_ctx.tagger.retag(set_id)
@@ -40,7 +50,12 @@ def test_colour_and_shape_sets_reach_map_09(
     truth = truth_matrix(tag_ctx, ids, shapes_photos, attr, names)
     assert _map(truth, z) >= 0.9
     # the stored tags (calibrated threshold) are mostly right and find most photos
-    tagged = {(pid, lab) for pid in ids for s, lab, _ in tag_ctx.library.photo_tags(int(pid)) if s == set_name}
+    tagged = {
+        (pid, lab)
+        for pid in ids
+        for s, lab, _ in tag_ctx.library.photo_tags(int(pid))
+        if s == set_name
+    }
     hits = sum(truth[list(ids).index(pid), names.index(lab)] for pid, lab in tagged)
     assert hits / max(len(tagged), 1) >= 0.6 and hits / truth.sum() >= 0.6
 
@@ -61,11 +76,18 @@ def test_few_shot_examples_fix_an_ambiguous_label(tag_ctx: Any, shapes_photos: S
     assert ap_few >= 0.75 and ap_few > ap_text + 0.4, (ap_text, ap_few)
 
 
-def test_retag_after_label_change_encodes_no_image(tag_ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retag_after_label_change_encodes_no_image(
+    tag_ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     set_id = _new_set(tag_ctx, "retag", COLOUR_LABELS[:2])
     calls: list[int] = []
     real = tag_ctx.encoder.encode_pixels
-    monkeypatch.setattr(tag_ctx.encoder, "encode_pixels", lambda x: calls.append(len(x)) or real(x))
+
+    def counting(x: np.ndarray) -> np.ndarray:  # a spy: counts, then runs the real encoder
+        calls.append(len(x))
+        return np.asarray(real(x))
+
+    monkeypatch.setattr(tag_ctx.encoder, "encode_pixels", counting)
     tag_ctx.tagger.retag(set_id)
     tag_ctx.library.replace_labels(set_id, COLOUR_LABELS[:3])
     run = tag_ctx.tagger.retag(set_id)
@@ -124,7 +146,11 @@ def test_bad_definitions_store_nothing(tag_ctx: Any) -> None:
 
 
 def test_a_thousand_labels_tag_in_one_pass(tag_ctx: Any) -> None:
-    labels = [LabelDef(f"{c} thing {i}", (f"a {c} {SHAPES[i % 4]}",)) for i in range(250) for c in COLORS[:4]]
+    labels = [
+        LabelDef(f"{c} thing {i}", (f"a {c} {SHAPES[i % 4]}",))
+        for i in range(250)
+        for c in COLORS[:4]
+    ]
     set_id = _new_set(tag_ctx, "many", labels)
     run = tag_ctx.tagger.retag(set_id)
     assert run.state == "done" and run.labels == 1000
