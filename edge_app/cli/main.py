@@ -27,6 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
+from edge_app.cli import tags as tags_cli
 from edge_app.errors import (
     ConfigError,
     EdgeError,
@@ -372,6 +373,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
     Subcommand("serve", "run the daemon: web UI, API and indexer", appl.serve_args, appl.serve),
+    Subcommand("tags", "zero-shot tags: label sets, re-tagging", tags_cli.tags_args, tags_cli.tags),
     Subcommand(
         "import", "copy photos from a folder or USB stick and index", appl.import_args, appl.import_
     ),

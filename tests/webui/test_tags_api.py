@@ -207,3 +207,23 @@ def test_things_pages_photo_panel_and_form(
     )
     assert forged.status_code == 403
     _wait(jobs)
+
+
+def test_new_photos_are_tagged_by_the_reindex_job(
+    client: FlaskClient, served: tuple[Any, JobQueue, list[int]], tmp_path: Path
+) -> None:
+    from build_engines.shapes import ShapeSpec, render
+
+    ctx, jobs, encoded = served
+    client.post("/api/label-sets", json=COLOURS_BODY)
+    _wait(jobs)
+    before = sum(encoded)
+    render(ShapeSpec("circle", "yellow", "white", seed=77)).save(
+        ctx.settings.library_dir / "new_yellow.jpg", quality=92
+    )
+    jobs.submit("reindex")
+    _wait(jobs)
+    assert sum(encoded) == before + 1  # only the new photo was encoded
+    new = ctx.library.find_by_rel_path("new_yellow.jpg")
+    labels = [label for _set, label, _score in ctx.library.photo_tags(new.id)]
+    assert "yellow" in labels
