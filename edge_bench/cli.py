@@ -100,6 +100,19 @@ def _add_pipeline(sub: Any) -> None:
     q.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_tags(sub: Any) -> None:
+    p = sub.add_parser("tags", help="zero-shot multi-label tags: per-label P/R/F1 and mAP")
+    p.add_argument("--images", type=Path, required=True)
+    p.add_argument("--labels", type=Path, required=True, help="COCO instances JSON or image,labels CSV")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--prompts", type=Path, help='JSON {"label": ["prompt", ...]}')
+    p.add_argument("--pooling", choices=("mean", "any"), default="mean")
+    p.add_argument("--threshold", type=float, default=3.0, help="calibrated score to assign a tag")
+    p.add_argument("--prefer", help="backend or backend:precision")
+    p.add_argument("--limit", type=int, help="first N images only")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -107,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(sub)
     _add_quality(sub)
     _add_pipeline(sub)
+    _add_tags(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -122,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quality": commands.quality,
         "index": commands.index,
         "query": commands.query,
+        "tags": commands.tags,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

@@ -163,3 +163,14 @@ def query(args: argparse.Namespace, command: str) -> list[Path]:
         "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
     )
     return _write_report(args.out, "query", payload, query_markdown, [png])
+
+
+def tags(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.tags_bench import run_tags, tags_markdown
+
+    keys = ("images", "labels", "bundle", "prompts", "pooling", "threshold", "prefer", "limit")
+    config = _config(args, *keys)
+    results = run_tags(args.images, args.labels, args.bundle, vars(args), _log)
+    payload = report.envelope("tags", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "tags", payload, tags_markdown, [])

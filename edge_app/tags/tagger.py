@@ -73,6 +73,21 @@ def expand_prompts(label: Label) -> list[str]:
     return [p.replace("{}", label.name) for p in prompts]
 
 
+def rows_for(
+    prompts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray],
+    examples: np.ndarray | None = None, pooling: str = "mean",
+) -> np.ndarray:  # fmt: skip
+    """A label's (K, D) rows: each prompt ("a || b" = one averaged ensemble) encoded once."""
+    items = [[p.strip() for p in item.split(ENSEMBLE.strip()) if p.strip()] for item in prompts]
+    items = [item for item in items if item]
+    if not items:
+        raise LabelError("a label needs at least one non-empty prompt")
+    flat = np.asarray(encode([p for item in items for p in item]), np.float32)
+    bounds = np.cumsum([0, *[len(item) for item in items]])
+    text = np.stack([flat[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    return scoring.label_rows(text, examples, pooling)
+
+
 class Tagger:
     """Computes label vectors and (re)writes photo tags for label sets."""
 
@@ -105,18 +120,10 @@ class Tagger:
         return np.concatenate(out).astype(np.float32), scoring.offsets(out)
 
     def _compute_rows(self, label: Label) -> np.ndarray:
-        items = [
-            [p.strip() for p in item.split(ENSEMBLE.strip())] for item in expand_prompts(label)
-        ]
-        flat = self.encode_texts([p for item in items for p in item if p] or [label.name])
-        bounds = np.cumsum([0, *[len([p for p in item if p]) for item in items]])
-        prompts = np.stack(
-            [flat[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-        )
         examples = None
         if label.examples:
             _ids, examples = self.library.get_embeddings(list(label.examples))
-        return scoring.label_rows(prompts, examples, label.pooling)
+        return rows_for(expand_prompts(label), self.encode_texts, examples, label.pooling)
 
     def score_matrix(self, set_id: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(photo ids, calibrated scores (N, L), label names): for evaluation and ranking."""
