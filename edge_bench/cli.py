@@ -113,6 +113,16 @@ def _add_tags(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_retag(sub: Any) -> None:
+    p = sub.add_parser("retag", help="re-tagging cost at library scale (synthetic vectors)")
+    p.add_argument("--photos", type=int, default=100_000)
+    p.add_argument("--labels", type=int, default=1_000)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--threshold", type=float, default=3.0)
+    p.add_argument("--chunk", type=int, default=4096)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -121,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quality(sub)
     _add_pipeline(sub)
     _add_tags(sub)
+    _add_retag(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -137,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "index": commands.index,
         "query": commands.query,
         "tags": commands.tags,
+        "retag": commands.retag,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

@@ -174,3 +174,13 @@ def tags(args: argparse.Namespace, command: str) -> list[Path]:
     payload = report.envelope("tags", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     return _write_report(args.out, "tags", payload, tags_markdown, [])
+
+
+def retag(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.retag_bench import retag_markdown, run_retag
+
+    config = _config(args, "photos", "labels", "dim", "threshold", "chunk")
+    results = run_retag(args.photos, args.labels, args.dim, args.threshold, args.chunk, _log)
+    payload = report.envelope("retag", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "retag", payload, retag_markdown, [])
