@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from edge_app.errors import NotFoundError
 from edge_app.library.store import PhotoFilter
 from edge_app.tags import admin
 from webui.services import Hit, _hits
@@ -82,6 +83,8 @@ def tag_counts(state: WebState) -> list[TagCount]:
 def tagged_photos(state: WebState, name: str, limit: int, offset: int) -> tuple[list[Hit], int]:
     """Photos with tag ``name``, best score first, and how many there are."""
     ctx = state.context
+    if ctx.reader.missing_tag_names([name]):
+        raise NotFoundError(f"no label is named {name!r}: see /things for the tags in this library")
     page = ctx.search.tag_page(PhotoFilter(tags=(name,)), limit=limit, offset=offset)
     return _hits(ctx, page), page.total
 

@@ -178,6 +178,8 @@ def test_unknown_tag_and_guest_writes_are_clear_errors(app: Flask, client: Flask
         and "no label is named 'unicorn'" in response.get_json()["error"]
     )
     assert client.delete("/api/label-sets/999999").status_code == 404
+    assert client.get("/api/tags/unicorn/photos").status_code == 404
+    assert client.get("/things/unicorn").status_code == 404
     anonymous = app.test_client()
     assert anonymous.post("/api/label-sets", json=COLOURS_BODY).status_code in (401, 403)
 
