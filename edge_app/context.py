@@ -8,6 +8,7 @@ the same `Progress` the web UI polls. Nothing here is created at import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from engines.closing import Closing
 
 if TYPE_CHECKING:
     from edge_app.search.service import SearchService
+    from edge_app.tags.tagger import Tagger
     from engines.clip_encoder import ClipEncoder
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,13 @@ class AppContext(Closing):
         return self.indexer.run(
             paths, progress=self.progress, stop_event=stop_event, settle_s=settle_s
         )
+
+    @functools.cached_property
+    def tagger(self) -> Tagger:
+        """Zero-shot tagging over stored embeddings (run on the writer's job thread)."""
+        from edge_app.tags.tagger import Tagger
+
+        return Tagger(self.settings, self.library, self.encoder)
 
     def close(self) -> None:
         """Save the index if it is open, then release the encoder and the database."""

@@ -39,3 +39,11 @@ class NotFoundError(EdgeError):
 
 class ImportSessionError(EdgeError):
     """A USB/folder import failed; the session records why and can be resumed."""
+
+
+class LabelError(EdgeError):
+    """A label or label set definition is invalid (empty name, too many labels, ...)."""
+
+
+class LabelConflictError(LabelError):
+    """A label set or label with that name already exists, or changed while tagging ran."""

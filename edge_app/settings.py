@@ -86,6 +86,8 @@ class Settings:
     ocr_enabled: bool = True  # read text in photos after embedding, when the bundle has OCR
     ocr_max_side: int = 2048  # photos are decoded at most this long for OCR (bounded cost)
     ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
+    tag_threshold: float = 3.0  # calibrated tag score (robust z, docs/TAGS.md) to assign a tag
+    tag_builtin_sets: str = "everyday"  # comma-separated built-in label sets the daemon installs
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -262,6 +264,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ocr_enabled": _as_bool,
     "ocr_max_side": _as_int,
     "ocr_det_side": _as_int,
+    "tag_threshold": _as_float,
+    "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
 }
 
 
@@ -299,6 +303,7 @@ def _validate(s: Settings) -> None:
         ),
         (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
         (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
+        (0.0 < s.tag_threshold <= 50.0, f"tag_threshold must be in (0, 50], got {s.tag_threshold}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -119,6 +119,29 @@ def _add_ocr(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_tags(sub: Any) -> None:
+    p = sub.add_parser("tags", help="zero-shot multi-label tags: per-label P/R/F1 and mAP")
+    p.add_argument("--images", type=Path, required=True)
+    p.add_argument("--labels", type=Path, required=True, help="COCO instances JSON or image,labels CSV")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--prompts", type=Path, help='JSON {"label": ["prompt", ...]}')
+    p.add_argument("--pooling", choices=("mean", "any"), default="mean")
+    p.add_argument("--threshold", type=float, default=3.0, help="calibrated score to assign a tag")
+    p.add_argument("--prefer", help="backend or backend:precision")
+    p.add_argument("--limit", type=int, help="first N images only")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def _add_retag(sub: Any) -> None:
+    p = sub.add_parser("retag", help="re-tagging cost at library scale (synthetic vectors)")
+    p.add_argument("--photos", type=int, default=100_000)
+    p.add_argument("--labels", type=int, default=1_000)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--threshold", type=float, default=3.0)
+    p.add_argument("--chunk", type=int, default=4096)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -127,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quality(sub)
     _add_pipeline(sub)
     _add_ocr(sub)
+    _add_tags(sub)
+    _add_retag(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -144,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "query": commands.query,
         "watch": commands.watch,
         "ocr": commands.ocr,
+        "tags": commands.tags,
+        "retag": commands.retag,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

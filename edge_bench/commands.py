@@ -188,3 +188,22 @@ def ocr(args: argparse.Namespace, command: str) -> list[Path]:
     config = _config(args, "images", "truth", "bundle", "prefer", "limit", "max_side", "det_side")
     payload = report.envelope("ocr", command, config, results)
     return _write_report(args.out, "ocr", payload, ocr_markdown, [])
+def tags(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.tags_bench import run_tags, tags_markdown
+
+    keys = ("images", "labels", "bundle", "prompts", "pooling", "threshold", "prefer", "limit")
+    config = _config(args, *keys)
+    results = run_tags(args.images, args.labels, args.bundle, vars(args), _log)
+    payload = report.envelope("tags", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "tags", payload, tags_markdown, [])
+
+
+def retag(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.retag_bench import retag_markdown, run_retag
+
+    config = _config(args, "photos", "labels", "dim", "threshold", "chunk")
+    results = run_retag(args.photos, args.labels, args.dim, args.threshold, args.chunk, _log)
+    payload = report.envelope("retag", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "retag", payload, retag_markdown, [])

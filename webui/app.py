@@ -18,11 +18,13 @@ from werkzeug.exceptions import HTTPException
 from edge_app.errors import (
     EdgeError,
     ImageDecodeError,
+    LabelConflictError,
+    LabelError,
     NotFoundError,
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, api_spec, auth, roots, trash, uploads, views
+from webui import api, api_spec, auth, roots, tags_api, tags_views, trash, uploads, views
 from webui import ocr as ocr_web
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
@@ -42,6 +44,8 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (QueryError, 400),
     (ImageDecodeError, 400),
     (UploadError, 400),
+    (LabelConflictError, 409),
+    (LabelError, 400),
 )
 
 
@@ -64,6 +68,8 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(trash.bp)
     app.register_blueprint(ocr_web.bp)
     app.register_blueprint(api_spec.bp)
+    app.register_blueprint(tags_api.bp)
+    app.register_blueprint(tags_views.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

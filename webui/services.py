@@ -61,6 +61,7 @@ class SearchFilters:
     folder: str | None = None
     camera: str | None = None
     min_score: float | None = None
+    tags: tuple[str, ...] = ()  # ``?tag=dog,beach``: photos with every tag (edge_app.tags)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> SearchFilters:
@@ -74,13 +75,15 @@ class SearchFilters:
             folder=folder,
             camera=(args.get("camera") or "").strip() or None,
             min_score=_score_arg(args.get("min_score")),
+            tags=tuple(t.strip() for t in (args.get("tag") or "").split(",") if t.strip()),
         )
 
     def to_photo_filter(self) -> PhotoFilter:
         """The library's metadata filter (min_score is applied to the ranked hits)."""
         return PhotoFilter(
-            taken_from=self.date_from, taken_to=self.date_to, folder=self.folder, camera=self.camera
-        )
+            taken_from=self.date_from, taken_to=self.date_to, folder=self.folder,
+            camera=self.camera, tags=self.tags,
+        )  # fmt: skip
 
     def to_args(self) -> dict[str, str]:
         """Back to query parameters (pagination links keep the filters)."""
@@ -90,6 +93,7 @@ class SearchFilters:
             "folder": self.folder or "",
             "camera": self.camera or "",
             "min_score": "" if self.min_score is None else str(self.min_score),
+            "tag": ",".join(self.tags),
         }
         return {k: v for k, v in values.items() if v}
 

@@ -106,6 +106,7 @@ def status(state: WebState) -> dict[str, Any]:
         "system": system_info(state.settings.data_dir),
         "jobs": state.jobs.snapshot() if state.jobs is not None else None,
         "guest_access": state.settings.guest_access,
+        "tags": ctx.reader.tag_totals(),  # sets, labels, tags, tagged_photos (edge_app.tags)
     }
 
 

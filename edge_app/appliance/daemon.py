@@ -317,12 +317,13 @@ def serve(
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
     from edge_app.enrich.ocr_job import ocr_handler, then_ocr
+    from edge_app.tags.jobs import index_then_tag_handler, tags_handler
 
     watch = WatchService(ctx)
-    reindex = then_ocr(_reindex_handler(ctx), lambda: jobs.submit("ocr"))  # text after embeddings
-    jobs = JobQueue(
-        {"reindex": reindex, "ocr": ocr_handler(ctx), **watch.handlers()}, threading.Event()
-    )
+    # Embeddings first (search works at once), then tags, then text (OCR).
+    reindex = then_ocr(index_then_tag_handler(ctx), lambda: jobs.submit("ocr"))
+    handlers = {"reindex": reindex, "tags": tags_handler(ctx), "ocr": ocr_handler(ctx)}
+    jobs = JobQueue({**handlers, **watch.handlers()}, threading.Event())
     attach_jobs(app, jobs)
     app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from edge_app.cli import appliance as appl
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
+from edge_app.cli import tags as tags_cli
 from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
 from edge_app.errors import (
     ConfigError,
@@ -316,6 +317,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _out(f"bundle   {bundle['model']} ({bundle['id']}) {bundle['note']}".rstrip())
     _out(f"index    generation {data['index_generation']}")
+    tags = data.get("tags") or {}
+    _out(
+        f"tags     {tags.get('tags', 0)} on {tags.get('tagged_photos', 0)} photos "
+        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets)"
+    )
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
     return EXIT_OK
@@ -346,6 +352,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
         }
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
+        data["tags"] = library.tag_totals()
         data["index_generation"] = library.index_generation()
         data["ocr"] = library.ocr_counts()
         data["errors"] = [
@@ -385,6 +392,7 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "search", "search photos by meaning (text and/or image)", _search_args, _search, True
     ),
+    Subcommand("tags", "zero-shot tags: label sets, re-tagging", tags_cli.tags_args, tags_cli.tags),
     Subcommand(
         "duplicates", "list groups of near-duplicate photos", _duplicates_args, _duplicates, True
     ),

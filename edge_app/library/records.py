@@ -113,10 +113,11 @@ class PhotoFilter:
     folder: str | None = None
     camera: str | None = None
     has_gps: bool | None = None
+    tags: tuple[str, ...] = ()  # label names (any set, case-insensitive); ALL must be present
 
     @property
     def is_empty(self) -> bool:
-        return all(
+        return not self.tags and all(
             v is None
             for v in (self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps)
         )

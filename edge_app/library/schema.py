@@ -128,6 +128,8 @@ def _v3_photo_roots(conn: sqlite3.Connection) -> None:
         "THEN CAST(substr(rel_path, 8) AS INTEGER) ELSE 1 END) VIRTUAL"
     )
     conn.execute("CREATE INDEX idx_photos_root ON photos(root_id)")
+
+
 def _v4_ocr_text(conn: sqlite3.Connection) -> None:
     """Recognised text (OCR) per photo: status, lines with boxes, FTS5 trigram index."""
     from edge_app.library.ocr_store import OCR_SCHEMA
@@ -136,11 +138,64 @@ def _v4_ocr_text(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
+    """Zero-shot tags: label sets, labels (with cached vectors), examples, photo tags."""
+    conn.execute(
+        """CREATE TABLE label_sets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            description TEXT NOT NULL DEFAULT '',
+            builtin TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            tagged_version INTEGER,
+            tagged_generation INTEGER,
+            tagged_bundle TEXT,
+            tagged_at TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE labels (
+            id INTEGER PRIMARY KEY,
+            set_id INTEGER NOT NULL REFERENCES label_sets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL COLLATE NOCASE,
+            prompts TEXT NOT NULL DEFAULT '[]',
+            threshold REAL,
+            pooling TEXT NOT NULL DEFAULT 'mean' CHECK (pooling IN ('mean', 'any')),
+            vector BLOB,
+            dim INTEGER,
+            vector_bundle TEXT,
+            center REAL,
+            scale REAL,
+            UNIQUE (set_id, name)
+        )"""
+    )
+    conn.execute("CREATE INDEX idx_labels_name ON labels(name)")
+    conn.execute(
+        """CREATE TABLE label_examples (
+            label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            PRIMARY KEY (label_id, photo_id)
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE photo_tags (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+            score REAL NOT NULL,
+            cosine REAL NOT NULL,
+            PRIMARY KEY (photo_id, label_id)
+        )"""
+    )
+    conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
     _v4_ocr_text,
+    _v5_label_sets_and_tags,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -47,6 +47,7 @@ from edge_app.library.records import (
     utc_now,
 )
 from edge_app.library.roots import OFFLINE_SQL, RootLog
+from edge_app.library.tags import TAGGED_PHOTOS_SQL, TagStore
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(RootLog, ImportLog, OcrStore):
+class Library(RootLog, TagStore, ImportLog, OcrStore):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -338,4 +339,7 @@ def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     if flt.has_gps is not None:
         gps = "gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
         parts.append(f"({gps})" if flt.has_gps else f"NOT ({gps})")
+    for i, tag in enumerate(flt.tags):  # see edge_app.library.tags
+        parts.append(f"id IN ({TAGGED_PHOTOS_SQL.format(param=f'tag{i}')})")
+        params[f"tag{i}"] = tag
     return " AND ".join(parts), params

@@ -10,12 +10,17 @@ empty beaches), and "more like photo 123 but at night" is ``photo:123 + night``.
     text:"part 4711"              photos whose recognised text (OCR) contains "part 4711"
     text:"exit" + night           ... with that text, ranked by "night"
     sunset - text:sale            sunset photos without the text "sale"
+    tag:dog + beach               photos tagged "dog" (a filter), ranked by "beach"
+    tag:dog tag:"hot dog"         tags alone: photos with every tag, best tag score first
 
 Rules: ``+``/``-`` are operators only at the start or after whitespace, so ``t-shirt`` and
 ``black-and-white`` stay text. ``N:`` (a positive number and a colon) before a term is its
 weight; quote text that itself starts like ``12:30``. A term ends at the next operator.
 ``text:`` terms (quoted phrase or one bare word) are filters, not vectors: see
-`edge_app.search.text_search` for the rule. Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
+`edge_app.search.text_search` for the rule.
+``tag:NAME`` (or ``tag:"two words"``) is a filter, not a vector term: it may appear anywhere,
+with or without ``+`` before it, never with ``-`` or a weight (see `edge_app.tags`).
+Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ _WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
 MAX_PHOTO_ID = 2**63 - 1
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
 _OCR = re.compile(r"text:", re.IGNORECASE)
+_TAG = re.compile(r'tag:(?:"([^"]*)"|([^\s"]*))', re.IGNORECASE)
 
 
 class QuerySyntaxError(QueryError):
@@ -68,6 +74,7 @@ class ParsedQuery:
 
     source: str
     terms: tuple[Term, ...]
+    tags: tuple[str, ...] = ()
 
     @property
     def texts(self) -> list[str]:
@@ -90,6 +97,7 @@ class ParsedQuery:
         for i, term in enumerate(self.terms):
             sign = "-" if term.weight < 0 else "+"
             parts.append(f"{'' if i == 0 and sign == '+' else sign + ' '}{term}")
+        parts.extend(f'tag:"{tag}"' for tag in self.tags)
         return " ".join(parts)
 
 
@@ -113,22 +121,45 @@ class _Parser:
         if self.pos >= len(self.src):
             raise self.fail("the query is empty: type some words, or photo:<id>")
         terms: list[Term] = []
+        tags: list[str] = []
         sign = self.read_operator(first=True)
         while True:
-            terms.append(self.read_term(sign))
-            if len(terms) > MAX_TERMS:
-                raise self.fail(f"too many terms (at most {MAX_TERMS})", terms[-1].position)
+            tag = self.read_tag(sign)
+            if tag is not None:
+                tags.append(tag)
+            else:
+                terms.append(self.read_term(sign))
+            if len(terms) + len(tags) > MAX_TERMS:
+                raise self.fail(f"too many terms (at most {MAX_TERMS})")
             self.skip_space()
             if self.pos >= len(self.src):
-                return ParsedQuery(self.src, tuple(terms))
-            sign = self.read_operator(first=False)
+                return ParsedQuery(self.src, tuple(terms), tuple(dict.fromkeys(tags)))
+            sign = self.read_operator(first=False, tag_follows=tag is not None or self._tag_next())
 
     def skip_space(self) -> None:
         while self.pos < len(self.src) and self.src[self.pos].isspace():
             self.pos += 1
 
-    def read_operator(self, first: bool) -> float:
+    def _tag_next(self) -> bool:
+        return _TAG.match(self.src, self.pos) is not None
+
+    def read_tag(self, sign: float) -> str | None:
+        """A ``tag:NAME`` filter at the cursor, else None (nothing consumed)."""
+        match = _TAG.match(self.src, self.pos)
+        if not match:
+            return None
+        if sign < 0:
+            raise self.fail("tag: is a filter and cannot be subtracted; remove the '-'")
+        name = " ".join((match.group(1) if match.group(1) is not None else match.group(2)).split())
+        if not name:
+            raise self.fail('tag: needs a tag name, like tag:dog or tag:"hot dog"')
+        self.pos = match.end()
+        return name
+
+    def read_operator(self, first: bool, tag_follows: bool = False) -> float:
         char = self.src[self.pos] if self.pos < len(self.src) else ""
+        if tag_follows and char not in "+-":
+            return 1.0  # "tag:dog beach" and "beach tag:dog" need no "+"
         if char in "+-":
             self.pos += 1
             self.skip_space()
@@ -171,6 +202,8 @@ class _Parser:
         match = _WEIGHT.match(self.src, self.pos)
         if not match:
             return 1.0
+        if _TAG.match(self.src, match.end()):
+            raise self.fail("tag: is a filter and takes no weight; remove the number")
         value = float(match.group(1))
         if not (0.0 < value <= MAX_WEIGHT) or not math.isfinite(value):
             raise self.fail(
@@ -199,7 +232,8 @@ class _Parser:
             char = self.src[self.pos]
             if char == '"':
                 raise self.fail("a quote inside plain text: put '+' or '-' before quoted terms")
-            if char in "+-" and self.src[self.pos - 1].isspace():
+            after_space = self.src[self.pos - 1].isspace()
+            if after_space and (char in "+-" or _TAG.match(self.src, self.pos)):
                 break
             self.pos += 1
         text = " ".join(self.src[start : self.pos].split())

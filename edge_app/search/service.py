@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -114,10 +114,14 @@ class SearchService:
         """Parse and run a query string (see `edge_app.search.query` for the grammar)."""
         from edge_app.search.text_search import search_with_text
 
+        parsed = parse_query(query)
+        if parsed.tags:
+            photo_filter = self._with_tags(photo_filter, parsed.tags)
+            if not parsed.terms:
+                return self.tag_page(photo_filter, limit=limit, offset=offset)
         return search_with_text(
-            self, parse_query(query), photo_filter, limit=limit, offset=offset,
-            min_score=min_score,
-        )  # fmt: skip
+            self, parsed, photo_filter, limit=limit, offset=offset, min_score=min_score
+        )
 
     def search_image(
         self, image: Image.Image | bytes, photo_filter: PhotoFilter | None = None, *,
@@ -144,6 +148,31 @@ class SearchService:
             min_score=min_score,
             exclude=(photo_id,),
         )
+
+    def _with_tags(self, photo_filter: PhotoFilter | None, tags: Sequence[str]) -> PhotoFilter:
+        """``tag:`` terms become a filter; an unknown tag is an error, not an empty page."""
+        missing = self.library.missing_tag_names(tags)
+        if missing:
+            raise QueryError(
+                f"no label is named {', '.join(map(repr, missing))}: see the Things page "
+                "(/things) for the tags in this library"
+            )
+        base = photo_filter or PhotoFilter()
+        return replace(base, tags=tuple(dict.fromkeys((*base.tags, *tags))))
+
+    def tag_page(
+        self, photo_filter: PhotoFilter, *, limit: int = 50, offset: int = 0
+    ) -> SearchPage:
+        """Photos carrying all of the filter's tags, best summed tag score first."""
+        _check_paging(limit, offset)
+        allowed = self.library.filter_ids(photo_filter)
+        scores = self.library.tag_scores([int(i) for i in allowed], photo_filter.tags)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        page = ranked[offset : offset + limit]
+        results = self._results(
+            np.asarray([i for i, _ in page], np.int64), np.asarray([s for _, s in page], np.float32)
+        )
+        return SearchPage(tuple(results), len(ranked), offset, limit, len(ranked) > offset + limit)
 
     def query_vector(self, parsed: ParsedQuery) -> np.ndarray:
         """The normalised weighted sum of the terms' embeddings."""
