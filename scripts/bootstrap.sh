@@ -39,7 +39,9 @@ print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))
 PY
 )
     pip_install $build_deps
-    pip_install --no-deps open-clip-torch tensorrt-stubs
+    # cn-clip: Chinese-CLIP's BERT vocabulary (cn_clip/clip/vocab.txt) and reference
+    # tokenizer; its metadata pins lmdb/timm/torchvision, which the builder never imports.
+    pip_install --no-deps open-clip-torch tensorrt-stubs cn-clip
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi
