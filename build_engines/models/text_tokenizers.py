@@ -92,7 +92,9 @@ def bert_wordpiece_json(vocab_txt: Path, out: Path, lowercase: bool = True) -> P
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     cls, sep = vocab["[CLS]"], vocab["[SEP]"]
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
     tok.decoder = decoders.WordPiece(prefix="##")
     for special in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"):
@@ -124,3 +126,47 @@ def cn_clip_vocab() -> Path:
         "cn_clip/clip/vocab.txt not found: pip install --no-deps cn-clip in the builder's "
         "environment (it ships Chinese-CLIP's vocabulary)"
     )
+
+
+def default_corpus() -> list[str]:
+    """Shapes captions + generic photo captions: enough text to train a small vocabulary."""
+    from build_engines import shapes
+    from build_engines.calibration import GENERIC_CAPTIONS
+
+    texts = [
+        c
+        for s, col in shapes.iter_labels()
+        for c in shapes.caption_variants(shapes.ShapeSpec(s, col, "white"))
+    ]
+    return texts + [c for c in GENERIC_CAPTIONS if c]
+
+
+def train_unigram(out: Path, vocab_size: int = 2000, corpus: list[str] | None = None) -> Path:
+    """A SentencePiece-style Unigram `tokenizer.json` (NFKC, lower-case, metaspace, `</s>`).
+
+    Stands in for SigLIP's real SentencePiece model, which no installable package ships:
+    it exercises the same runtime path (kind `hf_tokenizers`, no first special, pad to
+    the context). Deterministic for a given corpus.
+    """
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from tokenizers.trainers import UnigramTrainer
+
+    tok = Tokenizer(Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "</s>", "<unk>"],
+        unk_token="<unk>",
+        show_progress=False,
+    )
+    tok.train_from_iterator((corpus or default_corpus()) * 5, trainer)
+    eos = tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", eos)]
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(out))
+    return out

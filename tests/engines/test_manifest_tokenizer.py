@@ -75,9 +75,7 @@ def hf_bundle(bundle_copy: Path) -> Path:
         pad_token=0,
         tokenizer=TokenizerSpec(kind="hf_tokenizers", lowercase=False),
     )
-    replace(manifest, text=text, files=(file_entry(bundle_copy, TOKENIZER_JSON),)).save(
-        bundle_copy
-    )
+    replace(manifest, text=text, files=(file_entry(bundle_copy, TOKENIZER_JSON),)).save(bundle_copy)
     return bundle_copy
 
 

@@ -22,6 +22,7 @@ from build_engines.models.text_tokenizers import (
     bert_source,
     cn_clip_vocab,
     hf_tokenizer_source,
+    train_unigram,
 )
 from engines.errors import BundleError
 from engines.manifest import TextSpec, TokenizerSpec
@@ -114,24 +115,8 @@ def test_bert_chinese_is_per_character(bert_json: HFTokenizer) -> None:
 
 
 def _train_unigram(path: Path) -> Path:
-    """A small SentencePiece-style Unigram tokenizer (NOT SigLIP's real vocabulary)."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import Unigram
-    from tokenizers.trainers import UnigramTrainer
-
-    tok = Tokenizer(Unigram())
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(
-        vocab_size=300, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
-    )
-    tok.train_from_iterator([t for t in CORPUS if t.strip()] * 5, trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
-    )
-    tok.save(str(path))
-    return path
+    """A small SentencePiece-style Unigram tokenizer trained here (NOT SigLIP's vocabulary)."""
+    return train_unigram(path, vocab_size=300, corpus=[t for t in CORPUS if t.strip()])
 
 
 @pytest.mark.parametrize("pad_to_context", [True, False])
