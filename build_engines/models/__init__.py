@@ -64,9 +64,9 @@ def _builtin(spec: str) -> Callable[[], LoadedClip]:
 
         return load_mobileclip_random
     if spec == "toy-shapes-bilingual":
-        from build_engines.models import toy_bilingual
+        from build_engines.models.toy_bilingual import load as load_bilingual
 
-        return toy_bilingual.load
+        return load_bilingual
     from build_engines.models import toy_shapes
 
     return toy_shapes.load
