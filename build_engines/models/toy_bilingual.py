@@ -282,7 +282,9 @@ def train(out: Path, seed: int = 0, config: BilingualConfig | None = None) -> di
     torch.set_num_threads(2)
     model = _with_toy_vision(cfg, seed)
     loaded = _wrap(model)
-    final_loss = _fit(loaded, model, cfg, seed)
+    with torch.random.fork_rng(devices=[]):  # BERT dropout draws from the global RNG
+        torch.manual_seed(seed)
+        final_loss = _fit(loaded, model, cfg, seed)
     ids = loaded.tokenizer.runtime(CONTEXT_LENGTH)(captions()[0])
     rows = sorted({int(t) for t in np.unique(ids)})
     seconds = time.monotonic() - start

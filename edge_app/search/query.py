@@ -12,6 +12,11 @@ Rules: ``+``/``-`` are operators only at the start or after whitespace, so ``t-s
 ``black-and-white`` stay text. ``N:`` (a positive number and a colon) before a term is its
 weight; quote text that itself starts like ``12:30``. A term ends at the next operator.
 Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
+
+CJK input: text needs no spaces between words (``红色的圆形``); full-width and typographic
+quotes, plus, minus and colon (``“红色” － “三角形”``, ``２：狗`` stays text, ``2：狗`` is a
+weight) are read as their ASCII forms, one character for one, so positions still point
+into what the user typed. The ideographic space counts as whitespace.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ MAX_TERMS = 16
 MAX_WEIGHT = 100.0
 _WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
+# One character for one: error positions stay valid for the query as typed.
+_FULL_WIDTH = str.maketrans(
+    {"“": '"', "”": '"', "＂": '"', "「": '"', "」": '"', "＋": "+", "－": "-", "−": "-", "：": ":"}
+)
 
 
 class QuerySyntaxError(QueryError):
@@ -77,7 +86,7 @@ class ParsedQuery:
 
 def parse_query(query: str) -> ParsedQuery:
     """Parse ``query``; raises `QuerySyntaxError` (a `QueryError`) for bad syntax."""
-    return _Parser(query).parse()
+    return _Parser(query.translate(_FULL_WIDTH)).parse()
 
 
 class _Parser:
