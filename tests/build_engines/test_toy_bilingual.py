@@ -50,9 +50,11 @@ def test_bundle_carries_the_wordpiece_tokenizer(bilingual_bundle: Path) -> None:
 def test_image_tower_is_the_toy_one(bilingual_bundle: Path, toy_bundle: Path) -> None:
     """Frozen image tower: both bundles embed an image identically."""
     img = [shapes.render(shapes.ShapeSpec("circle", "red", "white"), (128, 128))]
-    with engines.open(bilingual_bundle, prefer="onnxruntime") as a:
-        with engines.open(toy_bundle, prefer="onnxruntime") as b:
-            assert float(np.sum(a.encode_images(img) * b.encode_images(img))) > 0.9999
+    with (
+        engines.open(bilingual_bundle, prefer="onnxruntime") as a,
+        engines.open(toy_bundle, prefer="onnxruntime") as b,
+    ):
+        assert float(np.sum(a.encode_images(img) * b.encode_images(img))) > 0.9999
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
