@@ -1,7 +1,7 @@
 """Model sources: every spec string resolves to a `LoadedClip`.
 
 Specs: a built-in (`BUILTINS`), a local directory (transformers CLIP, Chinese-CLIP or
-SigLIP, or an open_clip checkpoint), `open_clip:NAME:PRETRAINED`, or a Hugging Face id (needs network
+SigLIP, or an open_clip checkpoint), an official cn_clip `.pt` checkpoint, `open_clip:NAME:PRETRAINED`, or a Hugging Face id (needs network
 or a populated HF cache).
 """
 
@@ -36,6 +36,10 @@ def load_model(spec: str) -> LoadedClip:
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_dir(path)
+    if path.suffix in (".pt", ".pth") and path.is_file():
+        from build_engines.models.cn_clip_checkpoint import load_checkpoint
+
+        return load_checkpoint(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise ModelLoadError(f"{spec} is not a model directory: pass a folder with config.json")
     return _hub_id(spec)
