@@ -35,7 +35,7 @@ if [ ! -f "$STAMP" ]; then
     build_deps=$(.venv/bin/python - <<'PY'
 import tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["build"]
-print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))))
+print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch", "cn-clip"))))
 PY
 )
     pip_install $build_deps
