@@ -212,7 +212,7 @@ def _check_choices(what: str, given: Sequence[str], allowed: Sequence[str]) -> N
 
 def model_spec(info: ModelInfo) -> str:
     """The `load_model` spec that rebuilds a bundle's reference model from its manifest."""
-    for prefix in ("builtin:", "hf:"):
+    for prefix in ("builtin:", "hf:", "cn_clip:"):
         if info.source.startswith(prefix):
             return info.source.removeprefix(prefix)
     return info.source

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from build_engines.models.base import LoadedClip
-from build_engines.vocab import copy_vocab
-from engines.manifest import MANIFEST_NAME, Artifact, FileEntry, Manifest, TextSpec
+from build_engines.vocab import copy_tokenizer
+from engines.manifest import MANIFEST_NAME, Artifact, FileEntry, Manifest
 
 TOOL_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "openvino", "nncf", "tensorrt")
 
@@ -97,15 +97,15 @@ def write_manifest(
     extra_builder: dict[str, str],
 ) -> Manifest:
     """Copy the tokenizer, then write manifest.json last; returns the manifest."""
-    vocab_rel = copy_vocab(bundle_dir)
+    tokenizer_rels = copy_tokenizer(bundle_dir, loaded.tokenizer.sources())
     manifest = Manifest(
         bundle_id=bundle_id(loaded.info.id, artifacts),
         model=loaded.info,
         embedding_dim=loaded.embedding_dim,
         image=loaded.image,
-        text=TextSpec(context_length=loaded.context_length, tokenizer_files=(vocab_rel,)),
+        text=loaded.tokenizer.text_spec(loaded.context_length),
         artifacts=tuple(artifacts),
-        files=(file_entry(bundle_dir, vocab_rel),),
+        files=tuple(file_entry(bundle_dir, rel) for rel in tokenizer_rels),
         builder=builder_info(extra_builder),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

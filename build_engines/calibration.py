@@ -16,9 +16,7 @@ from PIL import Image
 
 from build_engines.errors import BuildError, ConversionError
 from build_engines.models.base import LoadedClip
-from build_engines.vocab import vocab_path
 from engines.preprocess import ImagePreprocessor
-from engines.tokenizer import ClipTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,7 @@ class CalibrationSet:
 
 def tokenize(loaded: LoadedClip, captions: Sequence[str]) -> np.ndarray:
     """Captions -> int64 ids with the runtime tokenizer and the model's context length."""
-    return ClipTokenizer(vocab_path(), loaded.context_length)(list(captions))
+    return loaded.tokenizer.runtime(loaded.context_length)(list(captions))
 
 
 def from_dir(loaded: LoadedClip, calib_dir: Path, limit: int) -> CalibrationSet:

@@ -87,6 +87,11 @@ def parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--max-seconds", type=float, default=600.0)
+    tr.add_argument(
+        "--bilingual",
+        action="store_true",
+        help="train the English + Chinese text tower (toy-shapes-bilingual) instead",
+    )
     return p
 
 
@@ -157,7 +162,12 @@ def _train_toy(args: argparse.Namespace) -> int:
     from build_engines.models import toy_shapes
 
     out = args.out if args.out is not None else toy_shapes.DATA_DIR
-    metrics = toy_shapes.train(out, seed=args.seed, max_seconds=args.max_seconds)
+    if args.bilingual:
+        from build_engines.models import toy_bilingual
+
+        metrics = toy_bilingual.train(out, seed=args.seed)
+    else:
+        metrics = toy_shapes.train(out, seed=args.seed, max_seconds=args.max_seconds)
     for key, value in sorted(metrics.items()):
         print(f"{key}: {value:.4f}")
     return 0

@@ -38,7 +38,8 @@ def tower_specs(loaded: LoadedClip, tower: str) -> tuple[TensorSpec, TensorSpec]
     if tower == "image":
         s = loaded.image.size
         return TensorSpec("pixel_values", "float32", (-1, 3, s, s)), out
-    return TensorSpec("input_ids", "int64", (-1, -1)), out
+    seq = loaded.context_length if loaded.tokenizer.spec.pad_to_context else -1
+    return TensorSpec("input_ids", "int64", (-1, seq)), out
 
 
 def example_input(loaded: LoadedClip, tower: str, batch: int = 2) -> torch.Tensor:
@@ -46,8 +47,9 @@ def example_input(loaded: LoadedClip, tower: str, batch: int = 2) -> torch.Tenso
     if tower == "image":
         s = loaded.image.size
         return torch.randn(batch, 3, s, s, generator=torch.Generator().manual_seed(0))
-    ids = torch.zeros(batch, loaded.context_length, dtype=torch.int64)
-    ids[:, 0], ids[:, 1], ids[:, 2] = 49406, 320, 49407
+    tok = loaded.tokenizer
+    ids = torch.full((batch, loaded.context_length), tok.pad, dtype=torch.int64)
+    ids[:, 0], ids[:, 1], ids[:, 2] = max(tok.sot, 0), 320, tok.eot
     return ids
 
 
@@ -63,7 +65,7 @@ def export_tower(loaded: LoadedClip, tower: str, path: Path) -> list[Path]:
     inp, out = tower_specs(loaded, tower)
     batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
     dims = {0: batch}
-    if tower == "text":
+    if tower == "text" and not loaded.tokenizer.spec.pad_to_context:
         dims[1] = torch.export.Dim("seq", min=2, max=loaded.context_length)
     external = needs_external_data(module)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -105,6 +105,42 @@ def caption_variants(spec: ShapeSpec) -> tuple[str, ...]:
     return (caption(spec), f"a {c} {s}", f"{c} {s}", f"a photo of a {c} {s}")
 
 
+# Chinese names (simplified, then traditional) for the bilingual toy model's captions.
+SHAPE_ZH: dict[str, tuple[str, str]] = {
+    "circle": ("圆形", "圓形"),
+    "square": ("正方形", "正方形"),
+    "triangle": ("三角形", "三角形"),
+    "cross": ("十字", "十字"),
+}
+COLOR_ZH: dict[str, tuple[str, str]] = {
+    "red": ("红色", "紅色"),
+    "green": ("绿色", "綠色"),
+    "blue": ("蓝色", "藍色"),
+    "yellow": ("黄色", "黃色"),
+    "purple": ("紫色", "紫色"),
+}
+BACKGROUND_ZH: dict[str, tuple[str, str]] = {
+    "white": ("白色", "白色"),
+    "black": ("黑色", "黑色"),
+    "gray": ("灰色", "灰色"),
+    "noisy": ("杂色", "雜色"),
+}
+
+
+def short_caption_zh(spec: ShapeSpec, traditional: bool = False) -> str:
+    """The Chinese query, e.g. "红色的圆形" ("a red circle")."""
+    i = int(traditional)
+    return f"{COLOR_ZH[spec.color][i]}的{SHAPE_ZH[spec.shape][i]}"
+
+
+def caption_variants_zh(spec: ShapeSpec, traditional: bool = False) -> tuple[str, ...]:
+    """Chinese phrasings; the first names the background ("白色背景上的红色圆形")."""
+    i = int(traditional)
+    c, s, b = COLOR_ZH[spec.color][i], SHAPE_ZH[spec.shape][i], BACKGROUND_ZH[spec.background][i]
+    one, photo = ("一個", "一張") if traditional else ("一个", "一张")
+    return (f"{b}背景上的{c}{s}", f"{c}的{s}", f"{c}{s}", f"{one}{c}的{s}", f"{photo}{c}{s}的照片")
+
+
 def render(spec: ShapeSpec, size: tuple[int, int] = (256, 256)) -> Image.Image:
     """Draw `spec` as an RGB image of `size` (W, H); identical output for identical input."""
     width, height = size

@@ -30,10 +30,12 @@ def vocab_path() -> Path:
     )
 
 
-def copy_vocab(bundle_dir: Path) -> str:
-    """Copy the vocab into `bundle_dir/tokenizer/`; returns its bundle-relative path."""
-    rel = f"{TOKENIZER_DIR}/{VOCAB_NAME}"
-    dest = bundle_dir / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(vocab_path(), dest)
-    return rel
+def copy_tokenizer(bundle_dir: Path, sources: dict[str, Path]) -> list[str]:
+    """Copy tokenizer files into `bundle_dir/tokenizer/` (sorted, as the manifest lists them)."""
+    rels = []
+    for name in sorted(sources):
+        rel = f"{TOKENIZER_DIR}/{name}"
+        (bundle_dir / TOKENIZER_DIR).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sources[name], bundle_dir / rel)
+        rels.append(rel)
+    return rels

@@ -3,11 +3,16 @@
 Recall needs images grouped with all of their captions, so every format is turned
 into `list[CaptionedImage]`; captions whose image is missing on disk are dropped
 (COCO caption files cover far more images than a mini subset ships).
+
+Caption files are UTF-8 in any language (a leading BOM is accepted): Chinese captions such
+as Flickr8k-CN's `captions_zh.txt` work as they are, including unquoted ASCII commas
+inside a caption and characters Python's `splitlines` would break on (U+2028, U+0085).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -63,16 +68,29 @@ def _json_pairs(data: Any) -> list[tuple[str, str]]:
 
 def _csv_pairs(path: Path) -> list[tuple[str, str]]:
     """Flickr8k `image,caption` (header) or Flickr30k `image| n| caption` files."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_utf8(path)
     dialect = csv.Sniffer().sniff(text[:4096], delimiters=",|\t")
-    rows = list(csv.reader(text.splitlines(), dialect))
+    rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
     if (
         rows
         and rows[0]
         and rows[0][0].strip().lower() in ("image", "image_name", "file", "filename")
     ):
         rows = rows[1:]
+    if dialect.delimiter == ",":  # an unquoted comma belongs to the caption
+        return [(r[0].split("#")[0], ",".join(r[1:])) for r in rows if len(r) >= 2]
     return [(r[0].split("#")[0], r[-1]) for r in rows if len(r) >= 2]
+
+
+def _read_utf8(path: Path) -> str:
+    """The file as text; a clear error for a file that is not UTF-8 (e.g. GBK)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}): re-save it as UTF-8, "
+            "e.g. `iconv -f GBK -t UTF-8`"
+        ) from exc
 
 
 def load_caption_set(
@@ -80,7 +98,7 @@ def load_caption_set(
 ) -> list[CaptionedImage]:
     """Parse `captions_file` and keep images present in `images_dir` (first `limit`)."""
     if captions_file.suffix.lower() == ".json":
-        pairs = _json_pairs(json.loads(captions_file.read_text(encoding="utf-8")))
+        pairs = _json_pairs(json.loads(_read_utf8(captions_file)))
     else:
         pairs = _csv_pairs(captions_file)
     items = _group(pairs, images_dir)

@@ -51,7 +51,7 @@ def prepare_inputs(
     """Preprocess `n` images and tokenise `n` captions with the bundle's own specs."""
     from engines.bundle import load_bundle
     from engines.preprocess import ImagePreprocessor
-    from engines.tokenizer import ClipTokenizer
+    from engines.text_tokenizer import open_tokenizer
 
     b = load_bundle(bundle, verify=False)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def prepare_inputs(
         with Image.open(p) as im:
             imgs.append(im.convert("RGB"))
     pixels = pre.batch(imgs).astype(np.float32)
-    tokens = ClipTokenizer.from_bundle(b)(texts[:n]).astype(np.int64)
+    tokens = open_tokenizer(b)(texts[:n]).astype(np.int64)
     out = InputSet(workdir / "pixels.npy", workdir / "tokens.npy", len(paths), len(tokens), source)
     np.save(out.pixels, pixels)
     np.save(out.tokens, tokens)

@@ -68,8 +68,9 @@ def _entries(manifest: Manifest) -> Iterator[tuple[str, FileEntry]]:
     for artifact in manifest.artifacts:
         for entry in artifact.files:
             yield f"artifact {artifact.key}", entry
+    tokenizer = set(manifest.text.tokenizer_files)
     for entry in manifest.files:
-        yield "bundle file", entry
+        yield ("tokenizer file" if entry.path in tokenizer else "bundle file"), entry
 
 
 def verify_files(bundle: Bundle) -> None:

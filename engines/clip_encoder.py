@@ -17,7 +17,7 @@ from engines.closing import Closing
 from engines.errors import BundleError
 from engines.manifest import Manifest
 from engines.preprocess import ImagePreprocessor
-from engines.tokenizer import ClipTokenizer
+from engines.text_tokenizer import open_tokenizer
 
 
 class ClipEncoder(Closing):
@@ -41,7 +41,7 @@ class ClipEncoder(Closing):
         self.bundle = bundle
         self.image_runner = image_runner
         self.text_runner = text_runner
-        self.tokenizer = ClipTokenizer.from_bundle(bundle)
+        self.tokenizer = open_tokenizer(bundle)
         self.preprocessor = ImagePreprocessor(manifest.image)
 
     @property
@@ -77,7 +77,9 @@ class ClipEncoder(Closing):
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> `(N, D)` embeddings in the same space as the images."""
         ids = self.tokenizer(texts)
-        if self.text_runner.artifact.inputs[0].shape[1] < 0:  # dynamic sequence axis
+        spec = self.manifest.text.tokenizer
+        dynamic = self.text_runner.artifact.inputs[0].shape[1] < 0
+        if dynamic and not spec.pad_to_context and spec.padding_side == "right":
             ids = trim_padding(ids, self.manifest.text.eot_token)
         return self.text_runner.run(ids)
 
@@ -96,8 +98,10 @@ class ClipEncoder(Closing):
 def trim_padding(ids: np.ndarray, eot_token: int) -> np.ndarray:
     """Drop the padding columns after the last EOT of the batch.
 
-    Exact, not an approximation: the text transformer is causal and pools at EOT, so no
-    position before EOT ever sees the padding. A short query then costs a few tokens
+    Exact, not an approximation: CLIP's text transformer is causal and pools at EOT, and
+    BERT-style towers (Chinese-CLIP) mask the pad ids inside the graph, so no position
+    that is pooled ever sees the padding. Towers without a mask (SigLIP) set
+    `pad_to_context` and are never trimmed. A short query then costs a few tokens
     instead of the whole context.
     """
     if ids.size == 0:

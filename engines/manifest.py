@@ -21,7 +21,11 @@ from typing import Any
 
 from engines.errors import BundleError, BundleSchemaError
 
-SCHEMA_VERSION = 1
+# Schema history (a manifest of an older version is migrated on load, see `_migrate`):
+#   1: CLIP BPE only; the tokenizer was implied by `text.tokenizer_files`.
+#   2: `text.tokenizer` (TokenizerSpec: kind, lower-casing, padding side) and
+#      `image.crop_rounding`; version-1 manifests load as kind "clip_bpe", rounding "round".
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 TOWERS = ("image", "text")
@@ -91,22 +95,47 @@ class ImageSpec:
     std: tuple[float, float, float]
     resize: str = "shortest"  # "shortest" (resize short side, then centre crop) | "squash"
     interpolation: str = "bicubic"
+    # Centre-crop offsets: "round" = torchvision/open_clip, "floor" = transformers processors.
+    crop_rounding: str = "round"
+
+
+TOKENIZER_KINDS = ("clip_bpe", "hf_tokenizers")
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """Which tokenizer the text tower expects: data, so the runtime dispatches on `kind`.
+
+    `clip_bpe`: open_clip's byte-level BPE (`bpe_simple_vocab_16e6.txt.gz`).
+    `hf_tokenizers`: a `tokenizer.json` for the Hugging Face `tokenizers` library (BERT
+    WordPiece, SentencePiece/Unigram, ...), which adds its own special tokens.
+    `lowercase`: the runtime lower-cases the text before the tokenizer (clip_bpe always does;
+    a tokenizer.json normaliser that lower-cases itself records False here).
+    `pad_to_context`: the text tower needs exactly `context_length` tokens (no attention
+    mask, e.g. SigLIP); otherwise the runtime may drop trailing padding.
+    """
+
+    kind: str = "clip_bpe"
+    lowercase: bool = True
+    padding_side: str = "right"
+    pad_to_context: bool = False
 
 
 @dataclass(frozen=True)
 class TextSpec:
     context_length: int
     tokenizer_files: tuple[str, ...]  # relative paths, also listed in Manifest.files
-    sot_token: int = 49406
-    eot_token: int = 49407
+    sot_token: int = 49406  # first token (CLIP SOT, BERT [CLS]); -1 when there is none
+    eot_token: int = 49407  # last real token (CLIP EOT, BERT [SEP], SentencePiece </s>)
     pad_token: int = 0
+    tokenizer: TokenizerSpec = TokenizerSpec()
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     id: str  # "toy-shapes", "openai/clip-vit-base-patch32", ...
     source: str  # "builtin:toy-shapes", "hf:/path/or/id", "open_clip:ViT-B-32:laion2b_s34b_b79k"
-    family: str  # "hf-clip" | "open_clip" | "builtin"
+    family: str  # "hf-clip" | "hf-chinese-clip" | "hf-siglip" | "open_clip" | "builtin"
     note: str = ""  # e.g. "synthetic test model: understands shapes and colours only"
 
 
@@ -172,6 +201,11 @@ class Manifest:
             raise BundleSchemaError(
                 "manifest.json has no integer schema_version: rebuild the bundle"
             )
+        if version < 1:
+            raise BundleSchemaError(
+                f"bundle schema {version} predates this runtime's oldest supported (1): "
+                "rebuild the bundle with `edge-build export`"
+            )
         if version > SCHEMA_VERSION:
             raise BundleSchemaError(
                 f"bundle schema {version} is newer than this runtime understands "
@@ -179,7 +213,7 @@ class Manifest:
                 "with the matching edge-build"
             )
         try:
-            return _manifest_from_dict(data)
+            return _manifest_from_dict(_migrate(data))
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleSchemaError(
                 f"manifest.json is malformed ({exc!r}): rebuild the bundle"
@@ -243,6 +277,7 @@ def _manifest_from_dict(d: dict[str, Any]) -> Manifest:
             std=tuple(float(x) for x in img["std"]),  # type: ignore[arg-type]
             resize=str(img.get("resize", "shortest")),
             interpolation=str(img.get("interpolation", "bicubic")),
+            crop_rounding=str(img.get("crop_rounding", "round")),
         ),
         text=TextSpec(
             context_length=int(txt["context_length"]),
@@ -250,6 +285,7 @@ def _manifest_from_dict(d: dict[str, Any]) -> Manifest:
             sot_token=int(txt.get("sot_token", 49406)),
             eot_token=int(txt.get("eot_token", 49407)),
             pad_token=int(txt.get("pad_token", 0)),
+            tokenizer=_tokenizer(txt["tokenizer"]),
         ),
         artifacts=tuple(_artifact(a) for a in d["artifacts"]),
         files=tuple(_file(f) for f in d.get("files", [])),
@@ -274,3 +310,27 @@ def _ocr(d: dict[str, Any]) -> OcrSpec:
             for k, vals in d.get("checks", {}).items()
         },
     )
+
+
+def _tokenizer(d: dict[str, Any]) -> TokenizerSpec:
+    spec = TokenizerSpec(
+        kind=str(d["kind"]),
+        lowercase=bool(d["lowercase"]),
+        padding_side=str(d.get("padding_side", "right")),
+        pad_to_context=bool(d.get("pad_to_context", False)),
+    )
+    if spec.kind not in TOKENIZER_KINDS:
+        raise ValueError(f"tokenizer kind {spec.kind!r} is not one of {TOKENIZER_KINDS}")
+    if spec.padding_side not in ("right", "left"):
+        raise ValueError(f"tokenizer padding_side {spec.padding_side!r}: expected right|left")
+    return spec
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older manifest to the current schema (each step is one version)."""
+    if data["schema_version"] < 2:
+        # Version 1 knew only CLIP's BPE with torchvision's centre crop.
+        text = dict(data["text"])
+        text["tokenizer"] = asdict(TokenizerSpec())
+        data = {**data, "text": text, "schema_version": 2}
+    return data

@@ -1,7 +1,10 @@
-"""PIL image -> normalised float32 CHW tensor, matching CLIP's torchvision pipeline.
+"""PIL image -> normalised float32 CHW tensor, reproducing the model's own pipeline.
 
-Mirrors open_clip's `Resize(S, bicubic) -> CenterCrop(S) -> ToTensor -> Normalize` on PIL
-images (same rounding of the resized size and of the crop offsets) without torch.
+The manifest's `ImageSpec` is data: resize mode ("shortest": short side to S then centre
+crop, as open_clip's `Resize -> CenterCrop` and transformers' CLIP/Chinese-CLIP processors
+do; "squash": straight to S x S, as SigLIP's processor does), interpolation, crop
+rounding, mean/std. Resizing is PIL's, which is what torchvision and transformers call
+for PIL inputs, so results agree within 1/255 per pixel (tests check each family).
 """
 
 from __future__ import annotations
@@ -28,10 +31,15 @@ def shortest_side_size(width: int, height: int, size: int) -> tuple[int, int]:
     return int(size * width / height), size
 
 
-def centre_crop_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:
-    """torchvision's CenterCrop offsets (round half to even, as `round` does there)."""
-    left = int(round((width - size) / 2.0))
-    top = int(round((height - size) / 2.0))
+def centre_crop_box(
+    width: int, height: int, size: int, rounding: str = "round"
+) -> tuple[int, int, int, int]:
+    """CenterCrop offsets: torchvision rounds half to even ("round"); transformers'
+    image processors floor ("floor"). A one-pixel shift is more than 1/255 on edges."""
+    if rounding == "floor":
+        left, top = (width - size) // 2, (height - size) // 2
+    else:
+        left, top = int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
     return left, top, left + size, top + size
 
 
@@ -41,6 +49,8 @@ class ImagePreprocessor:
     def __init__(self, spec: ImageSpec) -> None:
         if spec.resize not in ("shortest", "squash"):
             raise ValueError(f"unknown ImageSpec.resize {spec.resize!r}: expected shortest|squash")
+        if spec.crop_rounding not in ("round", "floor"):
+            raise ValueError(f"unknown ImageSpec.crop_rounding {spec.crop_rounding!r}: round|floor")
         if spec.interpolation not in _INTERPOLATION:
             raise ValueError(
                 f"unknown ImageSpec.interpolation {spec.interpolation!r}: "
@@ -58,7 +68,7 @@ class ImagePreprocessor:
         w, h = shortest_side_size(img.width, img.height, size)
         if (w, h) != img.size:
             img = img.resize((w, h), self._resample)
-        return img.crop(centre_crop_box(w, h, size))
+        return img.crop(centre_crop_box(w, h, size, self.spec.crop_rounding))
 
     def __call__(self, img: Image.Image) -> np.ndarray:
         """One image -> `(3, S, S)` float32, C-contiguous, RGB channel order."""

@@ -116,13 +116,19 @@ class ClipTokenizer:
                 f"{bundle.rebuild_hint()}"
             )
         tok = cls(bundle.path(names[0]), spec.context_length)
+        tok.check_specials(bundle)
+        return tok
+
+    def check_specials(self, bundle: Bundle) -> None:
+        """The manifest's SOT/EOT/pad ids must be this vocabulary's."""
+        spec = bundle.manifest.text
         expected = (spec.sot_token, spec.eot_token, spec.pad_token)
-        if expected != (tok.sot_token, tok.eot_token, tok.pad_token):
+        actual = (self.sot_token, self.eot_token, self.pad_token)
+        if expected != actual:
             raise BundleError(
                 f"{bundle.dir}: manifest special tokens {expected} differ from the vocabulary's "
-                f"{(tok.sot_token, tok.eot_token, tok.pad_token)}: {bundle.rebuild_hint()}"
+                f"{actual}: {bundle.rebuild_hint()}"
             )
-        return tok
 
     def _bpe(self, token: str) -> tuple[int, ...]:
         """Ids of one pre-split token; cached because captions repeat the same words."""

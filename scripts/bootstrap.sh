@@ -35,13 +35,15 @@ if [ ! -f "$STAMP" ]; then
     build_deps=$(.venv/bin/python - <<'PY'
 import tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["build"]
-print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch"))))
+print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch", "cn-clip"))))
 PY
 )
     pip_install $build_deps
     # rapidocr-onnxruntime (Apache-2.0) is only the source of the PP-OCR model files that
     # `edge-build export --ocr` copies; its deps would pull the non-headless opencv-python.
-    pip_install --no-deps open-clip-torch tensorrt-stubs rapidocr-onnxruntime==1.4.4
+    # cn-clip: Chinese-CLIP's BERT vocabulary (cn_clip/clip/vocab.txt) and reference
+    # tokenizer; its metadata pins lmdb/timm/torchvision, which the builder never imports.
+    pip_install --no-deps open-clip-torch tensorrt-stubs rapidocr-onnxruntime==1.4.4 cn-clip
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi

@@ -89,6 +89,14 @@ def toy_bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
+def bilingual_bundle() -> Path:
+    """toy-shapes-bilingual (Chinese-CLIP classes, WordPiece): "红色的圆形" finds red circles."""
+    return _cached_bundle(
+        "toy-shapes-bilingual", targets=("onnx", "openvino"), precisions=("fp32",)
+    )
+
+
+@pytest.fixture(scope="session")
 def shapes_photos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, ShapeSpec]]:
     """A folder of real JPEGs of coloured shapes, with the spec each was drawn from."""
     from build_engines.shapes import write_folder

@@ -14,7 +14,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("engines", "build_engines", "edge_app", "webui", "edge_bench")
 #: Modules that need what the appliance may lack (TensorRT, pycuda): imported by their own tests.
-NEEDS_HARDWARE = {"engines.tensorrt_backend", "engines.cuda_memory", "build_engines.convert_tensorrt"}
+NEEDS_HARDWARE = {
+    "engines.tensorrt_backend",
+    "engines.cuda_memory",
+    "build_engines.convert_tensorrt",
+}
 
 
 def _modules(package: str) -> dict[str, Path]:
@@ -45,7 +49,9 @@ def _module_level_imports(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
             if node.level:
-                mod = ".".join(base.split(".")[: len(base.split(".")) - node.level + 1] + [mod]).strip(".")
+                mod = ".".join(
+                    base.split(".")[: len(base.split(".")) - node.level + 1] + [mod]
+                ).strip(".")
             out.add(mod)
             out.update(f"{mod}.{a.name}" for a in node.names)
     return {m for m in out if m in ALL and m != name}
@@ -108,7 +114,9 @@ def test_every_module_imports_in_a_fresh_interpreter() -> None:
 
 def test_architecture_doc_names_only_existing_modules() -> None:
     doc = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"`((?:engines|build_engines|edge_app|webui|edge_bench)/[\w/]+\.py)`", doc))
+    named = set(
+        re.findall(r"`((?:engines|build_engines|edge_app|webui|edge_bench)/[\w/]+\.py)`", doc)
+    )
     assert len(named) > 20
     missing = sorted(p for p in named if not (REPO / p).is_file())
     assert not missing, f"docs/ARCHITECTURE.md names modules that do not exist: {missing}"

@@ -1,7 +1,7 @@
 """Model sources: every spec string resolves to a `LoadedClip`.
 
-Specs: `tiny`, `toy-shapes`, `vit-b-32-random`, a local directory (transformers CLIP or
-open_clip checkpoint), `open_clip:NAME:PRETRAINED`, or a Hugging Face id (needs network
+Specs: a built-in (`BUILTINS`), a local directory (transformers CLIP, Chinese-CLIP or
+SigLIP, or an open_clip checkpoint), an official cn_clip `.pt` checkpoint, `open_clip:NAME:PRETRAINED`, or a Hugging Face id (needs network
 or a populated HF cache).
 """
 
@@ -14,7 +14,15 @@ from pathlib import Path
 from build_engines.errors import ModelLoadError
 from build_engines.models.base import LoadedClip
 
-BUILTINS = ("tiny", "toy-shapes", "vit-b-32-random")
+BUILTINS = (
+    "tiny",
+    "toy-shapes",
+    "toy-shapes-bilingual",
+    "vit-b-32-random",
+    "chinese-clip-vit-b-16-random",
+    "siglip-base-random",
+    "mobileclip-random",
+)
 
 __all__ = ["BUILTINS", "LoadedClip", "load_model"]
 
@@ -28,6 +36,10 @@ def load_model(spec: str) -> LoadedClip:
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_dir(path)
+    if path.suffix in (".pt", ".pth") and path.is_file():
+        from build_engines.models.cn_clip_checkpoint import load_checkpoint
+
+        return load_checkpoint(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise ModelLoadError(f"{spec} is not a model directory: pass a folder with config.json")
     return _hub_id(spec)
@@ -43,6 +55,22 @@ def _builtin(spec: str) -> Callable[[], LoadedClip]:
         from build_engines.models import random_arch
 
         return random_arch.load
+    if spec == "chinese-clip-vit-b-16-random":
+        from build_engines.models import chinese_clip
+
+        return chinese_clip.load_random
+    if spec == "siglip-base-random":
+        from build_engines.models import siglip
+
+        return siglip.load_random
+    if spec == "mobileclip-random":
+        from build_engines.models.open_clip_loader import load_mobileclip_random
+
+        return load_mobileclip_random
+    if spec == "toy-shapes-bilingual":
+        from build_engines.models.toy_bilingual import load as load_bilingual
+
+        return load_bilingual
     from build_engines.models import toy_shapes
 
     return toy_shapes.load
@@ -61,10 +89,15 @@ def _open_clip_spec(spec: str) -> LoadedClip:
 
 def _local_dir(path: Path) -> LoadedClip:
     """transformers CLIP (config.json with a CLIP model_type) or open_clip hub layout."""
+    from build_engines.models import chinese_clip, siglip
     from build_engines.models.open_clip_loader import is_open_clip_dir, load_open_clip
 
     if is_open_clip_dir(path):
         return load_open_clip(f"local-dir:{path}", None)
+    if chinese_clip.is_chinese_clip_dir(path):
+        return chinese_clip.load_dir(path)
+    if siglip.is_siglip_dir(path):
+        return siglip.load_dir(path)
     config = path / "config.json"
     if not config.is_file():
         raise ModelLoadError(
@@ -74,7 +107,8 @@ def _local_dir(path: Path) -> LoadedClip:
     model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
     if model_type != "clip":
         raise ModelLoadError(
-            f"{config} has model_type={model_type!r}: only 'clip' models are supported"
+            f"{config} has model_type={model_type!r}: supported are 'clip', 'chinese_clip', "
+            "'siglip' (and open_clip directories)"
         )
     return _hf(str(path), path.name, local_only=True)
 

@@ -7,11 +7,12 @@ family means writing a loader that returns one, nothing else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from build_engines.models.text_tokenizers import TokenizerSource
 from engines.manifest import ImageSpec, ModelInfo
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -68,6 +69,7 @@ class LoadedClip:
     image: ImageSpec
     context_length: int
     embedding_dim: int
+    tokenizer: TokenizerSource = field(default_factory=TokenizerSource)
 
     def tower(self, name: str) -> nn.Module:
         """The export module of `name` ("image" | "text")."""

@@ -14,9 +14,11 @@ import torch
 
 from build_engines.errors import ModelLoadError
 from build_engines.models.base import OPENAI_MEAN, OPENAI_STD, ClipTowers, LoadedClip, l2_normalize
-from engines.manifest import ImageSpec, ModelInfo
+from build_engines.models.text_tokenizers import TokenizerSource
+from engines.manifest import ImageSpec, ModelInfo, TokenizerSpec
 
 INSTALL_HINT = "pip install open-clip-torch torchvision (matching your torch version)"
+MOBILECLIP_RANDOM = "MobileCLIP-S1"  # the smallest MobileCLIP config in open_clip with CLIP BPE
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 
 
@@ -24,7 +26,7 @@ def import_open_clip() -> ModuleType:
     """`open_clip`, or ModelLoadError saying how to install it."""
     try:
         import open_clip
-    except ImportError as exc:
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: torchvision built for another torch
         raise ModelLoadError(f"open_clip models need open_clip ({exc}): {INSTALL_HINT}") from exc
     return open_clip
 
@@ -69,7 +71,31 @@ def load_open_clip(name: str, pretrained: str | None) -> LoadedClip:
         image=_image_spec(model),
         context_length=int(getattr(model, "context_length", 77)),
         embedding_dim=_embedding_dim(model),
+        tokenizer=TokenizerSource(spec=TokenizerSpec(pad_to_context=not _text_is_causal(model))),
     )
+
+
+def _text_is_causal(model: torch.nn.Module) -> bool:
+    """Causal text attention makes trailing padding invisible at EOT (so it may be trimmed).
+
+    MobileCLIP's text tower (`no_causal_mask`) attends to the padding: it must always see
+    the full context, like it was trained.
+    """
+    text = getattr(model, "text", model)
+    return getattr(text, "attn_mask", None) is not None
+
+
+def load_mobileclip_random() -> LoadedClip:
+    """`mobileclip-random`: open_clip's MobileCLIP-S1 geometry (timm FastViT), random weights."""
+    from dataclasses import replace
+
+    loaded = load_open_clip(MOBILECLIP_RANDOM, None)
+    note = "MobileCLIP-S1 architecture with random weights: for speed benchmarks only"
+    model_id = "mobileclip-random"
+    loaded.info = replace(
+        loaded.info, id=model_id, source=f"builtin:{model_id}", family="builtin", note=note
+    )
+    return loaded
 
 
 def _require_clip_tokenizer(open_clip: ModuleType, name: str) -> None:

@@ -21,6 +21,11 @@ weight; quote text that itself starts like ``12:30``. A term ends at the next op
 ``tag:NAME`` (or ``tag:"two words"``) is a filter, not a vector term: it may appear anywhere,
 with or without ``+`` before it, never with ``-`` or a weight (see `edge_app.tags`).
 Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
+
+CJK input: text needs no spaces between words (``红色的圆形``); full-width and typographic
+quotes, plus, minus and colon (``“红色” － “三角形”``, ``２：狗`` stays text, ``2：狗`` is a
+weight) are read as their ASCII forms, one character for one, so positions still point
+into what the user typed. The ideographic space counts as whitespace.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ MAX_PHOTO_ID = 2**63 - 1
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
 _OCR = re.compile(r"text:", re.IGNORECASE)
 _TAG = re.compile(r'tag:(?:"([^"]*)"|([^\s"]*))', re.IGNORECASE)
+# One character for one: error positions stay valid for the query as typed.
+_FULL_WIDTH = str.maketrans(
+    {"“": '"', "”": '"', "＂": '"', "「": '"', "」": '"', "＋": "+", "－": "-", "−": "-", "：": ":"}
+)
 
 
 class QuerySyntaxError(QueryError):
@@ -103,7 +112,7 @@ class ParsedQuery:
 
 def parse_query(query: str) -> ParsedQuery:
     """Parse ``query``; raises `QuerySyntaxError` (a `QueryError`) for bad syntax."""
-    return _Parser(query).parse()
+    return _Parser(query.translate(_FULL_WIDTH)).parse()
 
 
 class _Parser:

@@ -15,7 +15,7 @@ from build_engines.errors import ConversionError, ParityError
 from build_engines.models.tiny import build_tiny_model
 from engines.bundle import load_bundle
 from engines.errors import ChecksumError
-from engines.manifest import MANIFEST_NAME, BatchProfile, Manifest
+from engines.manifest import MANIFEST_NAME, SCHEMA_VERSION, BatchProfile, Manifest
 
 
 @pytest.fixture(scope="module")
@@ -128,4 +128,4 @@ def test_cli_rejects_unknown_precision(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_manifest_json_is_plain_json(cli_bundle: Path) -> None:
     data = json.loads((cli_bundle / MANIFEST_NAME).read_text())
-    assert data["schema_version"] == 1 and data["l2_normalized_in_graph"] is True
+    assert data["schema_version"] == SCHEMA_VERSION and data["l2_normalized_in_graph"] is True
