@@ -113,13 +113,16 @@ class PhotoFilter:
     folder: str | None = None
     camera: str | None = None
     has_gps: bool | None = None
+    ids: tuple[int, ...] | None = None  # allow-list resolved elsewhere (normalised camera, place)
 
     @property
     def is_empty(self) -> bool:
         return all(
             v is None
-            for v in (self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps)
-        )
+            for v in (
+                self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps, self.ids
+            )
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
