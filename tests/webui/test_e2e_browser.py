@@ -95,7 +95,11 @@ def daemon(
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.appliance.daemon"], cwd=REPO, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "edge_app.appliance.daemon"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
     base = f"http://127.0.0.1:{port}"
     try:
