@@ -110,3 +110,5 @@ document.addEventListener("DOMContentLoaded", () => {
   restoreScroll();
   setupViewer();
 });
+// the browser scrolls to the #photo-N fragment itself once the page has loaded: win that race
+window.addEventListener("load", () => requestAnimationFrame(restoreScroll));
