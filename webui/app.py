@@ -22,7 +22,7 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, auth, views
+from webui import api, auth, gallery_api, views
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
@@ -56,6 +56,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(gallery_api.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

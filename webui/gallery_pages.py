@@ -8,6 +8,7 @@ the same URL with ``partial=1`` and appends the cards), keys, swipe and zoom.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -104,6 +105,11 @@ def human_size(size: int | None) -> str:
     return f"{value:.0f} {units[power]}" if power < 2 else f"{value:.1f} {units[power]}"
 
 
+def _file_date(mtime_ns: int) -> str:
+    """Shown when the camera wrote no date: the file's modification time."""
+    return datetime.fromtimestamp(mtime_ns / 1e9).strftime("%A %-d %B %Y, %H:%M")
+
+
 def _info_rows(ctx: Any, info: services.PhotoInfo) -> list[tuple[str, str]]:
     """The info panel: date, camera, exposure, size, folder, place."""
     p = info.photo
@@ -114,7 +120,8 @@ def _info_rows(ctx: Any, info: services.PhotoInfo) -> list[tuple[str, str]]:
         else ""
     )
     rows = [
-        ("Taken", p.taken_at.strftime("%A %-d %B %Y, %H:%M") if p.taken_at else "not recorded"),
+        ("Taken", p.taken_at.strftime("%A %-d %B %Y, %H:%M") if p.taken_at else ""),
+        ("File date", "" if p.taken_at or not p.mtime_ns else _file_date(p.mtime_ns)),
         ("Camera", gallery.camera_name(p.camera_make, p.camera_model) or ""),
         ("Lens", exposure.lens or ""),
         ("Exposure", exposure.exposure or ""),

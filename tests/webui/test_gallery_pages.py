@@ -160,3 +160,22 @@ def test_more_like_this_shows_its_source_photo(client: FlaskClient) -> None:
     assert 'name="q" value=""' in html  # no cryptic photo:ID in the search box
     assert 'id="query-source"' in html and f"/api/photos/{source}/thumb" in html
     assert source not in _ids(html)
+
+
+def test_json_routes_for_timeline_folders_cameras_places(client: FlaskClient) -> None:
+    body = client.get("/api/timeline?limit=5&folder=2024").get_json()
+    assert len(body["results"]) == 5 and body["has_more"]
+    assert body["results"][0]["shown_at"] >= body["results"][-1]["shown_at"]
+    assert body["results"][0]["place"] in (
+        "Paris, Île-de-France, France",
+        "Lyon, Auvergne-Rhône-Alpes, France",
+    )
+    folders = {f["folder"]: f["photos"] for f in client.get("/api/folders").get_json()["folders"]}
+    assert folders == {"2024": 48, "2024/trip": 48, "scans": 48}
+    cams = client.get("/api/cameras").get_json()["cameras"]
+    assert cams == {"Canon": {"EOS 5D": 12}, "Nikon": {"D5300": 12, "D750": 12}}
+    places = client.get("/api/places").get_json()["places"]
+    assert places == {"France": {"Lyon": 24, "Paris": 24}}
+    bad = client.get("/api/timeline?limit=0")
+    assert bad.status_code == 400 and "limit" in bad.get_json()["error"]
+    assert client.get("/api/timeline?date_from=soon").status_code == 400
