@@ -9,6 +9,7 @@ JavaScript and survives a reload.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -137,9 +138,15 @@ def cameras(ctx: AppContext) -> dict[str, dict[str, int]]:
     return {m: dict(sorted(tree[m].items())) for m in sorted(tree)}
 
 
+@functools.lru_cache(maxsize=4)
+def _lookup_all(points: tuple[tuple[float, float], ...]) -> tuple[places.Place, ...]:
+    """Every filter render needs all GPS photos' places: cached while they are unchanged."""
+    return tuple(places.lookup(list(points)))
+
+
 def _places_by_id(ctx: AppContext) -> dict[int, places.Place]:
     rows = ctx.reader.gps_rows()
-    found = places.lookup([(lat, lon) for _id, lat, lon in rows])
+    found = _lookup_all(tuple((lat, lon) for _id, lat, lon in rows))
     return {row[0]: p for row, p in zip(rows, found, strict=True)}
 
 
