@@ -33,7 +33,7 @@ pytestmark = [
         not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (apt-get install chromium)"
     ),
 ]
-VIEWPORT = {"width": 1366, "height": 900}
+VIEWPORT: Any = {"width": 1366, "height": 900}  # playwright ViewportSize
 N_PHOTOS = 96
 
 
