@@ -24,7 +24,18 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
-from webui import api, api_spec, auth, roots, tags_api, tags_views, trash, uploads, views
+from webui import (
+    api,
+    api_spec,
+    auth,
+    gallery_api,
+    roots,
+    tags_api,
+    tags_views,
+    trash,
+    uploads,
+    views,
+)
 from webui import ocr as ocr_web
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
@@ -70,6 +81,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(api_spec.bp)
     app.register_blueprint(tags_api.bp)
     app.register_blueprint(tags_views.bp)
+    app.register_blueprint(gallery_api.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

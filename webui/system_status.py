@@ -130,4 +130,7 @@ def status_for_page(state: WebState) -> dict[str, Any]:
     progress["eta_display"] = _duration(progress.get("eta_s"))
     data["progress"] = progress
     data["system_display"] = system_display(data["system"])
+    model = getattr(getattr(state.context.encoder, "manifest", None), "model", None)
+    data["model_note"] = str(getattr(model, "note", "") or "")
+    data["model_id"] = str(getattr(model, "id", "") or "")
     return data

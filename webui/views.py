@@ -4,14 +4,11 @@ live status polling."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
-from webui import imports, services, trash
-from webui import ocr as ocr_web
+from webui import gallery, gallery_pages, imports, query_images, services, trash
 from webui.api import uploaded_images
 from webui.auth import admin_only
 from webui.security import UploadError
@@ -19,93 +16,42 @@ from webui.state import web_state
 
 bp = Blueprint("views", __name__)
 
-PAGE_SIZE = 24
-MAX_PAGE = 200
-SIMILAR_ON_PHOTO_PAGE = 12
-
-
-def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    try:
-        page = int(raw)
-    except ValueError as exc:
-        raise QueryError(f"page must be a number, got {raw!r}") from exc
-    return min(max(page, 1), MAX_PAGE)
-
-
-def _search_page(**values: Any) -> str:
-    """Render search.html with the filter choices and sensible defaults."""
-    ctx = web_state().context
-    folders, cameras = services.filter_options(ctx)
-    defaults: dict[str, Any] = {
-        "q": "",
-        "filters": services.SearchFilters(),
-        "results": [],
-        "searched": False,
-        "error": None,
-        "mode": "text",
-        "page": 1,
-        "offset": 0,
-        "has_next": False,
-    }
-    defaults.update(values)
-    filters: services.SearchFilters = defaults["filters"]
-
-    def page_url(page: int) -> str:
-        args: dict[str, Any] = {"q": defaults["q"], "page": page, **filters.to_args()}
-        return url_for("views.search", **args)
-
-    return render_template(
-        "search.html", folders=folders, cameras=cameras, page_url=page_url, **defaults
-    )
-
 
 @bp.get("/")
 def search() -> str | tuple[str, int]:
-    """Search page; with ``?q=`` it also renders the results (no JavaScript needed)."""
-    q = request.args.get("q", "").strip()
+    """The library: timeline grid, or ranked results for ``q``/``like``/``qimg`` (no JS needed)."""
     try:
-        filters = services.SearchFilters.from_args(request.args)
-        page = _page_arg()
+        listing = gallery.Listing.from_args(request.args)
     except QueryError as exc:
-        return _search_page(q=q, error=str(exc), searched=False), 400
-    if not q:
-        return _search_page(filters=filters)
-    offset = (page - 1) * PAGE_SIZE
-    try:
-        hits = services.search_text(web_state().context, q, PAGE_SIZE + 1, offset, filters)
-    except QueryError as exc:
-        return _search_page(q=q, filters=filters, error=str(exc)), 400
-    return _search_page(
-        q=q,
-        filters=filters,
-        results=hits[:PAGE_SIZE],
-        searched=True,
-        page=page,
-        offset=offset,
-        has_next=len(hits) > PAGE_SIZE,
-    )
+        return gallery_pages.home(gallery.Listing(), error=str(exc)), 400
+    return gallery_pages.home(listing)
 
 
 @bp.post("/search/image")
-def search_image() -> str | tuple[str, int]:
-    """Form upload fallback of search-by-image (the drop zone submits this form too)."""
+def search_image() -> BaseResponse | tuple[str, int]:
+    """Upload a query image; it is kept under a token and the results get a GET URL."""
     try:
         (upload,) = uploaded_images()
+        listing = gallery.Listing.from_args(request.form)
     except (QueryError, UploadError) as exc:
-        return _search_page(error=str(exc), mode="image"), 400
-    hits = services.search_image(web_state().context, upload.image, PAGE_SIZE, None)
-    return _search_page(results=hits, searched=True, mode="image")
+        return gallery_pages.home(gallery.Listing(), error=str(exc)), 400
+    token = query_images.save(web_state().settings.data_dir, upload.image)
+    args = {**listing.to_args(), "qimg": token}
+    args.pop("q", None)
+    return redirect(url_for("views.search", **args), code=303)
+
+
+@bp.get("/query-images/<token>")
+def query_image(token: str) -> BaseResponse:
+    """The uploaded query image shown above its results."""
+    path = query_images.path(web_state().settings.data_dir, token)
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
 
 
 @bp.get("/photos/<int:photo_id>")
 def photo(photo_id: int) -> str:
-    """One photo: upright preview, metadata, download link and similar photos."""
-    ctx = web_state().context
-    info = services.photo_info(ctx, photo_id)
-    similar = services.similar(ctx, photo_id, SIMILAR_ON_PHOTO_PAGE)
-    text = ocr_web.photo_text(ctx, photo_id)
-    return render_template("photo.html", photo=info, results=similar, ocr=text)
+    """Viewer: preview, info panel, prev/next within the listing it came from, similar photos."""
+    return gallery_pages.viewer(photo_id)
 
 
 @bp.get("/duplicates")

@@ -114,13 +114,16 @@ class PhotoFilter:
     camera: str | None = None
     has_gps: bool | None = None
     tags: tuple[str, ...] = ()  # label names (any set, case-insensitive); ALL must be present
+    ids: tuple[int, ...] | None = None  # allow-list resolved elsewhere (normalised camera, place)
 
     @property
     def is_empty(self) -> bool:
         return not self.tags and all(
             v is None
-            for v in (self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps)
-        )
+            for v in (
+                self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps, self.ids
+            )
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

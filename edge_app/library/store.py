@@ -18,6 +18,7 @@ a generation number can be proved current (see `edge_app.search.vector_index.Ind
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from edge_app.errors import LibraryError, NotFoundError
+from edge_app.library.browse import Browse
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
 from edge_app.library.ocr_store import OcrStore
@@ -85,7 +87,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(RootLog, TagStore, ImportLog, OcrStore):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -306,6 +308,9 @@ class Library(RootLog, TagStore, ImportLog, OcrStore):
         )
         return int(rows[0]["n"])
 
+    def _filter_sql(self, flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
+        return _where(flt)
+
     def cameras(self) -> list[str]:
         """Distinct camera labels (for the filter drop-down), sorted."""
         rows = self._rows(
@@ -336,6 +341,9 @@ def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     if flt.camera:
         parts.append(_CAMERA_SQL)
         params["camera"] = flt.camera
+    if flt.ids is not None:
+        parts.append("id IN (SELECT value FROM json_each(:ids))")
+        params["ids"] = json.dumps(list(flt.ids))
     if flt.has_gps is not None:
         gps = "gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
         parts.append(f"({gps})" if flt.has_gps else f"NOT ({gps})")

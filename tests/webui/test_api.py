@@ -253,8 +253,10 @@ def test_search_by_image_form(client: FlaskClient, shapes_photos: Shapes) -> Non
             data={"csrf_token": token, "image": (fh, "x.jpg")},
             content_type="multipart/form-data",
         )
-    assert response.status_code == 200
-    assert "for your image" in response.get_data(as_text=True)
+    assert response.status_code == 303  # results live at a GET URL with a query-image token
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert "Photos like your image" in page.get_data(as_text=True)
 
 
 def test_search_while_indexing(tmp_path: Path, toy_bundle: Path, shapes_photos: Shapes) -> None:
