@@ -20,7 +20,7 @@ from edge_app.library.cameras import camera_key, camera_name
 from edge_app.library.records import Photo, PhotoFilter
 from edge_app.search import places
 from webui import query_images, relevance
-from webui.services import SearchFilters
+from webui.services import MAX_QUERY_CHARS, SearchFilters
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -75,10 +75,13 @@ class Listing:
     def from_args(cls, args: Mapping[str, str]) -> Listing:
         """`QueryError` naming the bad parameter."""
         like_raw = (args.get("like") or "").strip()
-        if like_raw and not like_raw.isdigit():
-            raise QueryError(f"like must be a photo id, got {like_raw!r}")
+        if like_raw and not (like_raw.isascii() and like_raw.isdigit() and len(like_raw) <= 18):
+            raise QueryError(f"like must be a photo id, got {like_raw[:40]!r}")
+        q = (args.get("q") or "").strip()
+        if len(q) > MAX_QUERY_CHARS:
+            raise QueryError(f"q is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")
         return cls(
-            q=(args.get("q") or "").strip(),
+            q=q,
             like=int(like_raw) if like_raw else None,
             qimg=(args.get("qimg") or "").strip() or None,
             filters=SearchFilters.from_args(args),

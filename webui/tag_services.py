@@ -32,6 +32,8 @@ def queue_retag(state: WebState) -> dict[str, Any] | None:
         return state.jobs.submit("tags")
     except RuntimeError as exc:  # shutting down: the set is stored, tagging runs next start
         return {"kind": "tags", "state": "refused", "error": str(exc)}
+    except ValueError as exc:  # a job queue without a "tags" handler: refuse, never a 500
+        return {"kind": "tags", "state": "refused", "error": str(exc)}
 
 
 def set_response(state: WebState, label_set: LabelSet) -> dict[str, Any]:

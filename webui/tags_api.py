@@ -65,6 +65,8 @@ def create_label_set() -> tuple[Response, int]:
 @admin_only
 def update_label_set(set_id: int) -> Response:
     """JSON ``{"labels": [...], "description"?}`` replaces the set's labels."""
+    # 404 first: writing labels of a missing set failed on its foreign key (a 500).
+    tag_services.label_set(web_state(), set_id)
     return jsonify(tag_services.update(web_state(), set_id, request.get_json(silent=True)))
 
 

@@ -26,6 +26,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import NotFoundError, QueryError
 from edge_app.ingest.trash import Trash, TrashItem
+from edge_app.search.query import MAX_PHOTO_ID
 from webui import services
 from webui.auth import admin_only
 from webui.state import WebState, web_state
@@ -72,6 +73,12 @@ def _photo_ids(values: list[Any]) -> list[int]:
     if not ids:
         raise QueryError("choose at least one photo to move to the trash")
     return ids
+
+
+def _is_photo_id(value: Any) -> bool:
+    """A JSON photo id: an integer (not a bool or float) SQLite can hold; a bigger one
+    reached sqlite3 as an OverflowError (a 500)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PHOTO_ID
 
 
 def move_to_trash(state: WebState, ids: list[int]) -> list[TrashItem]:
@@ -154,8 +161,8 @@ def api_list() -> Response:
 def api_move() -> Response:
     body = request.get_json(silent=True)
     raw = body.get("photo_ids") if isinstance(body, dict) else None
-    if not isinstance(raw, list):
-        raise QueryError('body must be JSON {"photo_ids": [1, 2]}')
+    if not isinstance(raw, list) or not all(_is_photo_id(v) for v in raw):
+        raise QueryError('body must be JSON {"photo_ids": [1, 2]} (whole numbers)')
     items = move_to_trash(web_state(), _photo_ids(raw))
     return jsonify(items=[i.to_json() for i in items])
 

@@ -154,3 +154,10 @@ def test_the_search_page_refuses_an_overlong_query_too(client: FlaskClient) -> N
     response = client.get("/", query_string={"q": "a" * 1001})
     assert response.status_code == 400
     assert "limit is 1000" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("like", ["99999999999999999999", "²", "-1"])
+def test_the_home_page_refuses_a_bad_like_id(client: FlaskClient, like: str) -> None:
+    response = client.get("/", query_string={"like": like})
+    assert response.status_code == 400
+    assert "like must be a photo id" in response.get_data(as_text=True)

@@ -130,6 +130,7 @@ def test_filters_without_query_narrow_the_grid(
 ) -> None:
     base, _ = served
     page.goto(f"{base}/")
+    page.click(".filters-panel > summary")  # the filters fold away (phones first)
     page.select_option("select[name=folder]", "scans")
     page.select_option("select[name=camera]", "")
     page.click("fieldset.filters button[type=submit]")
