@@ -7,14 +7,31 @@ re-tagging job (photos are re-tagged from stored embeddings, never re-encoded).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
+from edge_app.errors import NotFoundError
+from edge_app.search.query import MAX_PHOTO_ID
 from webui import tag_services
 from webui.api import _int_arg
 from webui.auth import admin_only
 from webui.state import web_state
 
 bp = Blueprint("tags_api", __name__, url_prefix="/api")
+
+
+def _body() -> Any:
+    """The JSON body; example photo ids no SQLite integer can hold are a 404 here (they
+    reached sqlite3 as an OverflowError, a 500). The rest is validated by edge_app.tags."""
+    body = request.get_json(silent=True)
+    labels = body.get("labels") if isinstance(body, dict) else None
+    for label in labels if isinstance(labels, list) else []:
+        examples = label.get("examples") if isinstance(label, dict) else None
+        for x in examples if isinstance(examples, list) else []:
+            if isinstance(x, int) and not 0 <= x <= MAX_PHOTO_ID:
+                raise NotFoundError(f"example photos [{x}] do not exist: pick indexed photos")
+    return body
 
 
 @bp.get("/tags")
@@ -58,7 +75,7 @@ def label_set(set_id: int) -> Response:
 @admin_only
 def create_label_set() -> tuple[Response, int]:
     """JSON ``{"name", "description"?, "labels": [...]}`` -> 201 with the set and its job."""
-    return jsonify(tag_services.create(web_state(), request.get_json(silent=True))), 201
+    return jsonify(tag_services.create(web_state(), _body())), 201
 
 
 @bp.put("/label-sets/<int:set_id>")
@@ -67,7 +84,7 @@ def update_label_set(set_id: int) -> Response:
     """JSON ``{"labels": [...], "description"?}`` replaces the set's labels."""
     # 404 first: writing labels of a missing set failed on its foreign key (a 500).
     tag_services.label_set(web_state(), set_id)
-    return jsonify(tag_services.update(web_state(), set_id, request.get_json(silent=True)))
+    return jsonify(tag_services.update(web_state(), set_id, _body()))
 
 
 @bp.delete("/label-sets/<int:set_id>")
