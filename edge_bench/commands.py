@@ -163,3 +163,14 @@ def query(args: argparse.Namespace, command: str) -> list[Path]:
         "warm query latency (encode + search)", labels, groups, "ms", args.out / "query_latency.png"
     )
     return _write_report(args.out, "query", payload, query_markdown, [png])
+
+
+def daemon(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.daemon_bench import DaemonConfig, daemon_markdown, run_daemon
+
+    cfg = DaemonConfig(args.bundle, args.sizes, args.prefer, args.queries, args.work)
+    results = run_daemon(cfg, _log)
+    config = _config(args, "bundle", "sizes", "prefer", "queries")
+    payload = report.envelope("daemon", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "daemon", payload, daemon_markdown, [])

@@ -7,7 +7,9 @@ from pathlib import Path
 from engines.cpu_features import CpuFeatures
 
 SAPPHIRE = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 amx_int8\n"
-AVX2_ONLY = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags: avx512_vnni\n"
+AVX2_ONLY = (
+    "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags: avx512_vnni\n"
+)
 ARM = "processor\t: 0\nFeatures\t: fp asimd asimddp i8mm bf16\n"
 
 
