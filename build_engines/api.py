@@ -121,6 +121,7 @@ def _agreement_set(
 ) -> agreement_mod.AgreementSet:
     """Agreement photos/captions and their PyTorch fp32 embeddings."""
     inputs = calibration.agreement_set(loaded, calib_dir)
+    inputs = replace(inputs, tokens=inputs.tokens[: agreement_mod.TEXT_QUERIES])
     image = encoder.encode("image", inputs.pixels)
     return agreement_mod.AgreementSet(inputs, image, encoder.encode("text", inputs.tokens))
 
