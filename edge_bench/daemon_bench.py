@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,17 @@ def _seed_jpeg(path: Path) -> None:
     render(random_specs(1, seed=5)[0], (320, 240)).save(path, quality=85)
 
 
+LINKS_PER_FILE = 50_000  # ext4 allows 65,000 hard links per inode
+
+
+def _seed_copy(seed: Path, i: int) -> Path:
+    """The seed JPEG for photo `i`: one byte-identical copy per LINKS_PER_FILE photos."""
+    copy = seed.with_name(f"seed-{i // LINKS_PER_FILE}.jpg")
+    if not copy.exists():
+        shutil.copy2(seed, copy)
+    return copy
+
+
 def build_library(data_dir: Path, bundle: Path, n: int, log: Log) -> dict[str, Any]:
     """N synthetic photos: hard links to one JPEG + rows/embeddings via `Library`."""
     from edge_app.library.records import PhotoMeta
@@ -75,7 +87,7 @@ def build_library(data_dir: Path, bundle: Path, n: int, log: Log) -> dict[str, A
                 rel = f"synthetic/{i // PER_FOLDER:04d}/{i:07d}.jpg"
                 dest = settings.library_dir / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                os.link(seed, dest)
+                os.link(_seed_copy(seed, i), dest)
                 meta = PhotoMeta(rel, st.st_size, st.st_mtime_ns, sha256=f"{i:064x}")
                 items.append((meta, vecs[i]))
             lib.record_photos(items, manifest.bundle_id)
@@ -182,8 +194,6 @@ def _wait_scan(client: Client, limit_s: float = 1800.0) -> float:
 
 def run_one(data_dir: Path, cfg: DaemonConfig, prefer: str, jpeg: bytes) -> dict[str, Any]:
     """Start the daemon, measure, stop it; the saved index is removed first."""
-    import shutil
-
     shutil.rmtree(data_dir / "index", ignore_errors=True)  # Settings.index_dir
     port = _free_port()
     env = {
@@ -252,8 +262,6 @@ def run_daemon(cfg: DaemonConfig, log: Log) -> dict[str, Any]:
                 results.append(
                     {"photos": n, "prefer": prefer, "library_build_s": built["build_s"], **row}
                 )
-            import shutil
-
             shutil.rmtree(data_dir, ignore_errors=True)
     return {"results": results}
 
