@@ -48,7 +48,7 @@ def test_daemon_bench_reports_every_field(tiny_bundle: Path, tmp_path: Path) -> 
     rows = payload["results"]
     assert [(r["photos"], r["prefer"]) for r in rows] == [(300, "onnxruntime"), (300, "default")]
     for row in rows:
-        assert ROW_FIELDS <= set(row), ROW_FIELDS - set(row)
+        assert set(row) >= ROW_FIELDS, ROW_FIELDS - set(row)
         assert row["indexed"] == 300  # the start-up scan kept every synthetic photo
         assert row["text"]["n"] == 3 and row["image"]["n"] == 3
         assert row["rss_steady_mb"] > 0 and row["startup_scan_s"] >= 0
