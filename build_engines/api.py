@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from build_engines import agreement as agreement_mod
 from build_engines import calibration, convert_openvino, convert_tensorrt, validate
 from build_engines.bundle_writer import file_entry, invalidate, relative, write_manifest
 from build_engines.calibration import CalibrationSet
@@ -49,6 +50,7 @@ class _Build:
     calib_dir: Path | None
     reference: CalibrationSet
     expected: dict[str, np.ndarray]
+    agreement: agreement_mod.AgreementSet
     onnx: dict[str, list[Path]] = field(default_factory=dict)  # .onnx first, then data
     notes: dict[str, str] = field(default_factory=dict)
     _int8: CalibrationSet | None = None
@@ -107,9 +109,21 @@ def _prepare(
     reference = calibration.reference_set(loaded, calib_dir)
     encoder = TorchEncoder(loaded)
     expected = {t: encoder.encode(t, reference.inputs(t)) for t in TOWERS}
-    state = _Build(loaded, out, batch, limits, calib_dir, reference, expected)
+    agree = _agreement_set(loaded, encoder, calib_dir)
+    state = _Build(loaded, out, batch, limits, calib_dir, reference, expected, agree)
     state.notes["parity.inputs"] = reference.source
+    state.notes["agreement.inputs"] = agree.inputs.source
     return state
+
+
+def _agreement_set(
+    loaded: LoadedClip, encoder: TorchEncoder, calib_dir: Path | None
+) -> agreement_mod.AgreementSet:
+    """Agreement photos/captions and their PyTorch fp32 embeddings."""
+    inputs = calibration.agreement_set(loaded, calib_dir)
+    inputs = replace(inputs, tokens=inputs.tokens[: agreement_mod.TEXT_QUERIES])
+    image = encoder.encode("image", inputs.pixels)
+    return agreement_mod.AgreementSet(inputs, image, encoder.encode("text", inputs.tokens))
 
 
 def _target_artifacts(state: _Build, target: str, precisions: Sequence[str]) -> list[Artifact]:
@@ -181,7 +195,8 @@ def _finish(
         RUN_DEVICE[backend],
     )
     validate.gate(artifact, parity, state.limits)
-    return replace(artifact, parity=parity)
+    agreement = agreement_mod.measure(state.out, artifact, state.agreement, RUN_DEVICE[backend])
+    return replace(artifact, parity=parity, agreement=agreement)
 
 
 def _timed(state: _Build, what: str, step: Callable[[], list[Path]]) -> list[Path]:
@@ -218,11 +233,15 @@ def model_spec(info: ModelInfo) -> str:
     return info.source
 
 
-def verify_bundle(bundle_dir: Path, model: str | None = None) -> list[ParityReport]:
-    """Re-check checksums, then re-measure every artifact this machine can run.
+def verify_bundle(
+    bundle_dir: Path, model: str | None = None, calib_dir: Path | None = None
+) -> list[ParityReport]:
+    """Re-check checksums, then re-measure parity and retrieval agreement of every
+    artifact this machine can run.
 
     Artifacts that cannot run here come back with `parity=None` and the reason. The
-    reference model is the manifest's source unless `model` names another spec.
+    reference model is the manifest's source unless `model` names another spec;
+    agreement is re-measured on `calib_dir` (generated shapes when None).
     """
     from engines.bundle import load_bundle
 
@@ -233,6 +252,7 @@ def verify_bundle(bundle_dir: Path, model: str | None = None) -> list[ParityRepo
     reference = calibration.reference_set(loaded, None)
     encoder = TorchEncoder(loaded)
     expected = {t: encoder.encode(t, reference.inputs(t)) for t in TOWERS}
+    agree = _agreement_set(loaded, encoder, calib_dir)
     reports = []
     for artifact in manifest.artifacts:
         threshold = limits[artifact.precision]
@@ -240,18 +260,20 @@ def verify_bundle(bundle_dir: Path, model: str | None = None) -> list[ParityRepo
         if reason is not None:
             reports.append(ParityReport(artifact.key, None, threshold, reason))
             continue
+        device = RUN_DEVICE[artifact.backend]
         try:
             parity = validate.measure(
                 bundle.dir,
                 artifact,
                 reference.inputs(artifact.tower),
                 expected[artifact.tower],
-                RUN_DEVICE[artifact.backend],
+                device,
             )
+            got = agreement_mod.measure(bundle.dir, artifact, agree, device)
         except (BackendUnavailableError, IncompatibleArtifactError) as exc:
             reports.append(ParityReport(artifact.key, None, threshold, str(exc)))
             continue
-        reports.append(ParityReport(artifact.key, parity, threshold))
+        reports.append(ParityReport(artifact.key, parity, threshold, "", got, artifact.agreement))
     from build_engines.ocr_models import verify_ocr
 
     return reports + verify_ocr(bundle.dir)  # OCR checksums + parity vs ONNX Runtime

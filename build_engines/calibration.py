@@ -92,6 +92,13 @@ def reference_set(loaded: LoadedClip, calib_dir: Path | None, n: int = 32) -> Ca
     return from_dir(loaded, calib_dir, n) if calib_dir is not None else generated(loaded, n, seed=7)
 
 
+def agreement_set(loaded: LoadedClip, calib_dir: Path | None, n: int = 200) -> CalibrationSet:
+    """Retrieval-agreement inputs: more photos than parity needs, so top-10 is selective."""
+    return (
+        from_dir(loaded, calib_dir, n) if calib_dir is not None else generated(loaded, n, seed=11)
+    )
+
+
 def int8_set(loaded: LoadedClip, calib_dir: Path | None, n: int = 300) -> CalibrationSet:
     """int8 calibration data; only built-in test models may calibrate on generated shapes."""
     if calib_dir is not None:

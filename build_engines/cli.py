@@ -7,10 +7,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from build_engines.errors import BuildError
 from engines.errors import EngineError
 from engines.manifest import BatchProfile
+
+if TYPE_CHECKING:
+    from build_engines.validate import ParityReport
 
 log = logging.getLogger("edge-build")
 
@@ -81,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
     ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
     ve.add_argument("bundle", type=Path)
     ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
+    ve.add_argument(
+        "--calib", type=Path, help="photos for the agreement re-check (default: shapes)"
+    )
     tr = sub.add_parser("train-toy", help="train the toy-shapes CLIP checkpoint")
     tr.add_argument(
         "--out", type=Path, default=None, help="checkpoint folder (default: the package's)"
@@ -117,6 +124,8 @@ def _export(args: argparse.Namespace) -> int:
     for a in manifest.artifacts:
         p = a.parity
         par = f"min cos {p.min_cosine:.5f} mean {p.mean_cosine:.5f}" if p else "not measured"
+        if a.agreement is not None:
+            par += f"  top-{a.agreement.k} agreement {a.agreement.overlap:.3f}"
         print(f"  {a.key:32s} {a.primary.path:24s} {par}")
     _print_ocr(manifest)
     return 0
@@ -145,7 +154,7 @@ def _add_ocr(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from build_engines.api import verify_bundle
 
-    reports = verify_bundle(args.bundle, model=args.model)
+    reports = verify_bundle(args.bundle, model=args.model, calib_dir=args.calib)
     print(f"checksums OK: {args.bundle}")
     failed = 0
     for r in reports:
@@ -154,8 +163,23 @@ def _verify(args: argparse.Namespace) -> int:
             continue
         ok = "OK  " if r.passed else "FAIL"
         failed += not r.passed
-        print(f"  {r.key:32s} {ok}     min cos {r.parity.min_cosine:.5f} (gate {r.threshold})")
+        print(
+            f"  {r.key:32s} {ok}     min cos {r.parity.min_cosine:.5f} (gate {r.threshold})"
+            f"  {_agreement_text(r)}"
+        )
     return 1 if failed else 0
+
+
+def _agreement_text(r: ParityReport) -> str:
+    """Re-measured top-k agreement beside the recorded one (the default-precision gate)."""
+    if r.agreement is None:
+        return "agreement not measured"
+    rec = r.recorded_agreement
+    was = f"{rec.overlap:.3f}" if rec is not None else "none recorded"
+    bf16 = r.agreement.bf16_overlap
+    extra = f", bf16 {bf16:.3f}" if bf16 is not None else ""
+    flag = "" if r.agreement_ok else " (fell below the default gate: int8/bf16 must not be default)"
+    return f"top-{r.agreement.k} agreement {r.agreement.overlap:.3f}{extra} (recorded {was}){flag}"
 
 
 def _train_toy(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ import numpy as np
 
 from build_engines.errors import ParityError
 from engines.base import RunnerOptions
-from engines.manifest import Artifact, Parity
+from engines.fast_default import MIN_AGREEMENT
+from engines.manifest import Agreement, Artifact, Parity
 from engines.registry import create_runner, runner_class
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,25 @@ class ParityReport:
     parity: Parity | None
     threshold: float
     reason: str = ""
+    agreement: Agreement | None = None  # re-measured retrieval agreement (verify)
+    recorded_agreement: Agreement | None = None  # what the manifest says
 
     @property
     def measured(self) -> bool:
         return self.parity is not None
 
     @property
+    def agreement_ok(self) -> bool:
+        """False when the manifest made this artifact a default candidate and it no longer is."""
+        rec, got = self.recorded_agreement, self.agreement
+        if rec is None or got is None:
+            return True
+        return not (rec.overlap >= MIN_AGREEMENT > got.overlap)
+
+    @property
     def passed(self) -> bool:
-        return self.parity is not None and self.parity.min_cosine >= self.threshold
+        ok = self.parity is not None and self.parity.min_cosine >= self.threshold
+        return ok and self.agreement_ok
 
 
 def thresholds(overrides: Mapping[str, float] | None = None) -> dict[str, float]:

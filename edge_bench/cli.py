@@ -142,6 +142,21 @@ def _add_retag(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_daemon(sub: Any) -> None:
+    p = sub.add_parser("daemon", help="RSS and HTTP query latency of `edge-app serve` at sizes")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--sizes", type=_ints, default=(100_000, 1_000_000))
+    p.add_argument(
+        "--prefer",
+        type=_names,
+        default=("openvino:fp32", "default"),
+        help="EDGE_BACKEND values to compare; 'default' = engines.open's own choice",
+    )
+    p.add_argument("--queries", type=int, default=30, help="warm queries of each kind")
+    p.add_argument("--work", type=Path, help="folder for the temporary libraries (default /tmp)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -152,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ocr(sub)
     _add_tags(sub)
     _add_retag(sub)
+    _add_daemon(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -171,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ocr": commands.ocr,
         "tags": commands.tags,
         "retag": commands.retag,
+        "daemon": commands.daemon,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

@@ -172,6 +172,8 @@ def watch(args: argparse.Namespace, command: str) -> list[Path]:
     config = _config(args, "bundle", "prefer", "photos", "repeats", "samples")
     payload = report.envelope("watch", command, config, results)
     return _write_report(args.out, "watch", payload, watch_markdown, [])
+
+
 def ocr(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.ocr_bench import ocr_markdown, run_ocr_bench
 
@@ -188,6 +190,8 @@ def ocr(args: argparse.Namespace, command: str) -> list[Path]:
     config = _config(args, "images", "truth", "bundle", "prefer", "limit", "max_side", "det_side")
     payload = report.envelope("ocr", command, config, results)
     return _write_report(args.out, "ocr", payload, ocr_markdown, [])
+
+
 def tags(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.tags_bench import run_tags, tags_markdown
 
@@ -207,3 +211,14 @@ def retag(args: argparse.Namespace, command: str) -> list[Path]:
     payload = report.envelope("retag", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     return _write_report(args.out, "retag", payload, retag_markdown, [])
+
+
+def daemon(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.daemon_bench import DaemonConfig, daemon_markdown, run_daemon
+
+    cfg = DaemonConfig(args.bundle, args.sizes, args.prefer, args.queries, args.work)
+    results = run_daemon(cfg, _log)
+    config = _config(args, "bundle", "sizes", "prefer", "queries")
+    payload = report.envelope("daemon", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "daemon", payload, daemon_markdown, [])

@@ -67,6 +67,24 @@ class Parity:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """Retrieval agreement with PyTorch fp32: mean top-k overlap over text + image queries.
+
+    Cosine parity says how close embeddings are; this says whether *search results*
+    stay the same, which is what lets the runtime pick a faster precision by default.
+    `bf16_overlap` is the same figure with OpenVINO's bf16 hint (None: not measured,
+    e.g. the build machine had no native BF16).
+    """
+
+    overlap: float
+    k: int
+    queries: int
+    photos: int
+    bf16_overlap: float | None = None
+    reference: str = "pytorch-fp32"
+
+
+@dataclass(frozen=True)
 class Artifact:
     tower: str  # "image" | "text"
     backend: str  # "onnxruntime" | "openvino" | "tensorrt"
@@ -78,6 +96,7 @@ class Artifact:
     versions: dict[str, str] = field(default_factory=dict)  # e.g. {"tensorrt": "10.3.0"}
     device: dict[str, str] = field(default_factory=dict)  # e.g. {"compute_capability": "8.7"}
     parity: Parity | None = None
+    agreement: Agreement | None = None  # optional: older bundles lack it
 
     @property
     def primary(self) -> FileEntry:
@@ -250,6 +269,7 @@ def _file(d: dict[str, Any]) -> FileEntry:
 
 def _artifact(d: dict[str, Any]) -> Artifact:
     parity = d.get("parity")
+    agreement = d.get("agreement")
     return Artifact(
         tower=str(d["tower"]),
         backend=str(d["backend"]),
@@ -261,6 +281,7 @@ def _artifact(d: dict[str, Any]) -> Artifact:
         versions={str(k): str(v) for k, v in d.get("versions", {}).items()},
         device={str(k): str(v) for k, v in d.get("device", {}).items()},
         parity=Parity(**parity) if parity else None,
+        agreement=Agreement(**agreement) if agreement else None,
     )
 
 

@@ -1,0 +1,91 @@
+"""The default CPU choice: the fastest artifact this CPU runs well whose search agrees.
+
+Used by `engines.open` only when nothing was preferred. int8 comes first where the CPU
+has VNNI/AMX, then OpenVINO fp32 with the bf16 hint where it has native BF16, then the
+plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
+bundle records a retrieval agreement (top-10 overlap with PyTorch fp32) of at least
+`MIN_AGREEMENT` for it; every decision is returned as a sentence for the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engines.cpu_features import CpuFeatures
+from engines.manifest import Artifact
+from engines.registry import Candidate
+
+MIN_AGREEMENT = 0.95
+
+
+def _int8_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | None:
+    """Why an int8 artifact is not a default choice, None when it is."""
+    if not cpu.int8_fast:
+        return f"CPU lacks VNNI/AMX (flags: {cpu.summary()}): int8 gains little here"
+    if artifact.agreement is None:
+        return "no retrieval agreement recorded (rebuild the bundle with this edge-build)"
+    if artifact.agreement.overlap < floor:
+        return f"retrieval agreement {artifact.agreement.overlap:.3f} < {floor}"
+    return None
+
+
+def _bf16_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | None:
+    """Why OpenVINO fp32 + bf16 hint is not a default choice, None when it is."""
+    if not cpu.bf16_fast:
+        return f"CPU lacks native BF16 (flags: {cpu.summary()})"
+    bf16 = artifact.agreement.bf16_overlap if artifact.agreement else None
+    if bf16 is None:
+        return "no bf16 retrieval agreement recorded (build on a BF16 machine to measure it)"
+    if bf16 < floor:
+        return f"bf16 retrieval agreement {bf16:.3f} < {floor}"
+    return None
+
+
+def fast_candidates(
+    ranked: list[Candidate], cpu: CpuFeatures, floor: float = MIN_AGREEMENT
+) -> tuple[list[Candidate], list[str]]:
+    """Faster faithful CPU candidates drawn from `ranked` (best first), and the reasons."""
+    int8: list[Candidate] = []
+    bf16: list[Candidate] = []
+    notes: list[str] = []
+    for cand in ranked:
+        art = cand.artifact
+        if cand.options.device != "CPU":
+            continue
+        if art.precision == "int8":
+            reason = _int8_reason(art, cpu, floor)
+            int8 += [cand] if reason is None else []
+        elif art.precision == "fp32" and art.backend == "openvino":
+            reason = _bf16_reason(art, cpu, floor)
+            bf16 += [replace(cand, options=replace(cand.options, bf16=True))] if not reason else []
+        else:
+            continue
+        mode = "int8" if art.precision == "int8" else "bf16 hint"
+        notes.append(f"{art.key} ({mode}): " + (reason or _chosen_note(art, cpu)))
+    return int8 + bf16, notes
+
+
+def _chosen_note(artifact: Artifact, cpu: CpuFeatures) -> str:
+    agreement = artifact.agreement
+    figure = 0.0
+    if agreement is not None:
+        figure = (
+            agreement.overlap if artifact.precision == "int8" else agreement.bf16_overlap or 0.0
+        )
+    return f"eligible default (CPU flags: {cpu.summary()}; retrieval agreement {figure:.3f})"
+
+
+def with_fast_first(
+    ranked: list[Candidate], cpu: CpuFeatures, floor: float = MIN_AGREEMENT
+) -> tuple[list[Candidate], list[str]]:
+    """`ranked` with the fast faithful CPU candidates moved in front of the CPU ones.
+
+    GPU candidates (TensorRT) keep their place ahead: a GPU beats any CPU precision.
+    """
+    fast, notes = fast_candidates(ranked, cpu, floor)
+    if not fast:
+        return ranked, notes
+    fast_keys = {c.artifact.key for c in fast if c.artifact.precision == "int8"}
+    rest = [c for c in ranked if c.artifact.key not in fast_keys]
+    first_cpu = next((i for i, c in enumerate(rest) if c.options.device == "CPU"), len(rest))
+    return rest[:first_cpu] + fast + rest[first_cpu:], notes
