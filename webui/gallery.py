@@ -20,7 +20,7 @@ from edge_app.library.cameras import camera_key, camera_name
 from edge_app.library.records import Photo, PhotoFilter
 from edge_app.search import places
 from webui import query_images, relevance
-from webui.services import MAX_QUERY_CHARS, SearchFilters
+from webui.services import MAX_QUERY_CHARS, PhotoView, SearchFilters
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -30,7 +30,7 @@ MAX_PAGES = 40
 
 
 @dataclass(frozen=True)
-class Card:
+class Card(PhotoView):
     """One grid cell: the photo, the date it is grouped under, its place and score."""
 
     photo: Photo
@@ -38,14 +38,6 @@ class Card:
     place: str = ""
     score: float | None = None
     text_match: str | None = None  # the recognised line that matched the query (OCR)
-
-    @property
-    def id(self) -> int:
-        return self.photo.id
-
-    @property
-    def name(self) -> str:
-        return self.photo.rel_path.rpartition("/")[2]
 
     @property
     def day(self) -> str:

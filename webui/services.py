@@ -120,12 +120,11 @@ def _score_arg(raw: str | None) -> float | None:
     return value
 
 
-@dataclass(frozen=True)
-class PhotoInfo:
-    """A photo's metadata for the photo page and /api/photos/<id>."""
+class PhotoView:
+    """Base of the views of one photo (`PhotoInfo`, the gallery's `Card`): its id and
+    file name, from the `photo` field the dataclass declares."""
 
     photo: Photo
-    details: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -134,6 +133,14 @@ class PhotoInfo:
     @property
     def name(self) -> str:
         return self.photo.rel_path.rpartition("/")[2]
+
+
+@dataclass(frozen=True)
+class PhotoInfo(PhotoView):
+    """A photo's metadata for the photo page and /api/photos/<id>."""
+
+    photo: Photo
+    details: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def alt(self) -> str:

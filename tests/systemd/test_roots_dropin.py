@@ -10,25 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from edge_app.appliance.installer import install
+from tests.systemd.systemd_tools import analyzable_root
 
 REPO = Path(__file__).resolve().parents[2]
 DROPIN = REPO / "systemd" / "photo-roots.conf.example"
-DISTRO_UNITS = Path("/usr/lib/systemd/system")
 UNIT = "/etc/systemd/system/edge-search.service"
 
 
 @pytest.fixture(scope="module")
 def root_with_dropin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not shutil.which("systemd-analyze") or not DISTRO_UNITS.is_dir():
-        pytest.skip("systemd-analyze missing: apt-get install systemd")
-    root = tmp_path_factory.mktemp("root")
-    install(root, enable=False)
-    shutil.copytree(DISTRO_UNITS, root / "usr/lib/systemd/system", symlinks=True)
-    for stub in ("opt/edge-search/.venv/bin/edge-app", "bin/kill", "usr/bin/systemctl"):
-        (root / stub).parent.mkdir(parents=True, exist_ok=True)
-        (root / stub).write_text("#!/bin/sh\n")
-        (root / stub).chmod(0o755)
+    root = analyzable_root(tmp_path_factory)
     dropins = root / "etc/systemd/system/edge-search.service.d"
     dropins.mkdir(parents=True)
     shutil.copy(DROPIN, dropins / "photo-roots.conf")

@@ -17,13 +17,13 @@ import pytest
 
 from edge_app.appliance.installer import FILES, install, uninstall
 from edge_app.usb.detect import DEVTYPES, FS_USAGE, USB_BUS, is_usb_filesystem
+from tests.systemd.systemd_tools import analyzable_root
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "systemd"
 DAEMON = SYSTEMD / "edge-search.service"
 IMPORT = SYSTEMD / "edge-search-import@.service"
 RULE = SYSTEMD / "99-edge-search-usb.rules"
-DISTRO_UNITS = Path("/usr/lib/systemd/system")
 
 
 def _service(path: Path) -> dict[str, list[str]]:
@@ -42,16 +42,7 @@ def _service(path: Path) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not shutil.which("systemd-analyze") or not DISTRO_UNITS.is_dir():
-        pytest.skip("systemd-analyze missing: apt-get install systemd")
-    root = tmp_path_factory.mktemp("root")
-    install(root, enable=False)
-    shutil.copytree(DISTRO_UNITS, root / "usr/lib/systemd/system", symlinks=True)
-    for stub in ("opt/edge-search/.venv/bin/edge-app", "bin/kill", "usr/bin/systemctl"):
-        (root / stub).parent.mkdir(parents=True, exist_ok=True)
-        (root / stub).write_text("#!/bin/sh\n")
-        (root / stub).chmod(0o755)
-    return root
+    return analyzable_root(tmp_path_factory)
 
 
 @pytest.mark.parametrize("unit", ["edge-search.service", "edge-search-import@sdb1.service"])

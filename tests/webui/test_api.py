@@ -4,7 +4,6 @@ toy-shapes bundle (ONNX Runtime), FAISS, and the real search service."""
 from __future__ import annotations
 
 import io
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,29 +19,20 @@ from werkzeug.test import TestResponse
 
 from edge_app.appliance.daemon import JobQueue
 from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD, csrf_from, login
+from tests.webui.conftest import (
+    PASSWORD,
+    admin_app,
+    copy_photos,
+    csrf_from,
+    indexed_photos,
+    login,
+    real_settings,
+)
 from webui.app import create_app
 from webui.state import attach_jobs, web_state
 
 Shapes = list[tuple[Path, Any]]
-
-
-def _settings(root: Path, bundle: Path, **extra: Any) -> Settings:
-    return Settings(
-        data_dir=root,
-        bundle_dir=bundle,
-        backend_prefer="onnxruntime",
-        host="127.0.0.1",
-        batch_size=8,
-        decode_workers=1,
-        **extra,
-    )
-
-
-def _copy_photos(shapes: Shapes, library: Path) -> None:
-    library.mkdir(parents=True, exist_ok=True)
-    for path, _spec in shapes:
-        shutil.copy2(path, library / path.name)
+_settings, _copy_photos = real_settings, copy_photos  # test_tags_api imports these
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +40,15 @@ def indexed(
     tmp_path_factory: pytest.TempPathFactory, toy_bundle: Path, shapes_photos: Shapes
 ) -> Iterator[tuple[Settings, Any]]:
     """A fully indexed library (opened once per module: indexing costs seconds)."""
-    from edge_app.context import AppContext
-
-    settings = _settings(tmp_path_factory.mktemp("webapi") / "data", toy_bundle)
-    _copy_photos(shapes_photos, settings.library_dir)
-    ctx = AppContext.open(settings)
-    ctx.index_library()
-    yield settings, ctx
-    ctx.close()
+    with indexed_photos(
+        tmp_path_factory.mktemp("webapi") / "data", toy_bundle, shapes_photos
+    ) as pair:
+        yield pair
 
 
 @pytest.fixture()
 def app(indexed: tuple[Settings, Any]) -> Flask:
-    settings, ctx = indexed
-    app = create_app(settings, ctx)
-    if not web_state(app).passwords.is_set():
-        web_state(app).passwords.set_password(PASSWORD)
-    return app
+    return admin_app(*indexed)
 
 
 def _spec_of(client: FlaskClient, photo_id: int, shapes: Shapes) -> Any:
@@ -137,7 +119,7 @@ def _upload_with(
 ) -> TestResponse:
     """POST `image` to /api/search/image on a fresh app whose settings add `extra`."""
     settings, ctx = indexed
-    app = create_app(_settings(root / "d", settings.bundle_dir, **extra), ctx)
+    app = create_app(real_settings(root / "d", settings.bundle_dir, **extra), ctx)
     web_state(app).passwords.set_password(PASSWORD)
     client = app.test_client()
     token = login(client)
@@ -267,8 +249,8 @@ def test_search_while_indexing(tmp_path: Path, toy_bundle: Path, shapes_photos: 
     """
     from edge_app.context import AppContext
 
-    settings = _settings(tmp_path / "data", toy_bundle)
-    _copy_photos(shapes_photos, settings.library_dir)
+    settings = real_settings(tmp_path / "data", toy_bundle)
+    copy_photos(shapes_photos, settings.library_dir)
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
     web_state(app).passwords.set_password(PASSWORD)

@@ -4,11 +4,7 @@ the `edge-app` CLI, the JSON API (percent-encoded UTF-8), the HTML form and Chro
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +16,13 @@ from flask.testing import FlaskClient
 
 from edge_app.cli.main import EXIT_OK, main
 from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD
-from webui.app import create_app
-from webui.state import web_state
+from tests.webui.conftest import (
+    PASSWORD,
+    admin_app,
+    copy_photos,
+    indexed_photos,
+)
+from tests.webui.daemon_process import running_daemon
 
 Shapes = list[tuple[Path, Any]]
 QUERY = "红色的圆形"  # "a red circle"
@@ -31,12 +31,6 @@ _CARD_ID = re.compile(r'data-photo-id="(\d+)"')
 
 def _red_circles(shapes: Shapes) -> set[str]:
     return {p.name for p, s in shapes if (s.color, s.shape) == ("red", "circle")}
-
-
-def _copy(shapes: Shapes, library: Path) -> None:
-    library.mkdir(parents=True, exist_ok=True)
-    for path, _spec in shapes:
-        shutil.copy2(path, library / path.name)
 
 
 def test_photos_hold_red_circles(shapes_photos: Shapes) -> None:
@@ -50,7 +44,7 @@ def test_cli_chinese_query(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = tmp_path / "data"
-    _copy(shapes_photos, data / "library")
+    copy_photos(shapes_photos, data / "library")
     base = ["--data-dir", str(data), "--bundle", str(bilingual_bundle)]
     assert main([*base, "index", "--json"]) == EXIT_OK
     capsys.readouterr()
@@ -64,31 +58,15 @@ def test_cli_chinese_query(
 def indexed(
     tmp_path_factory: pytest.TempPathFactory, bilingual_bundle: Path, shapes_photos: Shapes
 ) -> Iterator[tuple[Settings, Any]]:
-    from edge_app.context import AppContext
-
-    root = tmp_path_factory.mktemp("zh") / "data"
-    settings = Settings(
-        data_dir=root,
-        bundle_dir=bilingual_bundle,
-        backend_prefer="onnxruntime",
-        host="127.0.0.1",
-        batch_size=8,
-        decode_workers=1,
-    )
-    _copy(shapes_photos, settings.library_dir)
-    ctx = AppContext.open(settings)
-    ctx.index_library()
-    yield settings, ctx
-    ctx.close()
+    with indexed_photos(
+        tmp_path_factory.mktemp("zh") / "data", bilingual_bundle, shapes_photos
+    ) as pair:
+        yield pair
 
 
 @pytest.fixture()
 def app(indexed: tuple[Settings, Any]) -> Flask:
-    settings, ctx = indexed
-    app = create_app(settings, ctx)
-    if not web_state(app).passwords.is_set():
-        web_state(app).passwords.set_password(PASSWORD)
-    return app
+    return admin_app(*indexed)
 
 
 def _name(client: FlaskClient, photo_id: int) -> str:
@@ -125,26 +103,9 @@ def test_chinese_query_in_chromium(
     from playwright.sync_api import sync_playwright
 
     data = tmp_path / "data"
-    _copy(shapes_photos, data / "library")
-    port = e2e._free_port()
-    env = {
-        **os.environ,
-        "EDGE_DATA_DIR": str(data),
-        "EDGE_BUNDLE_DIR": str(bilingual_bundle),
-        "EDGE_HOST": "127.0.0.1",
-        "EDGE_PORT": str(port),
-        "EDGE_BACKEND": "onnxruntime",
-        "EDGE_DECODE_WORKERS": "1",
-    }
-    env.pop("NOTIFY_SOCKET", None)
+    copy_photos(shapes_photos, data / "library")
     log = tmp_path / "daemon.log"
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.appliance.daemon"], env=env, stdout=out, stderr=out
-        )
-    try:
-        e2e._wait_until_serving(proc, base, log)
+    with running_daemon(data, bilingual_bundle, log) as (base, _proc):
         red = _red_circles(shapes_photos)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS)
@@ -164,6 +125,3 @@ def test_chinese_query_in_chromium(
             names = [page.request.get(f"{base}/api/photos/{i}").json()["name"] for i in ids]
             browser.close()
         assert all(n in red for n in names), names
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)

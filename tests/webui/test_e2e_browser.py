@@ -10,11 +10,8 @@ test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
+from tests.webui.daemon_process import START_TIMEOUT_S, free_port, running_daemon
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,8 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 120.0
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,29 +42,7 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    """Poll the login page until the daemon answers (or died: then show its log)."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"daemon exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/login", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    pytest.fail(f"daemon did not start in {START_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
+_free_port = free_port  # test_ocr_browser imports it from here
 
 
 @pytest.fixture()
@@ -81,34 +55,9 @@ def daemon(
     library.mkdir(parents=True)
     for path, _spec in shapes_photos:
         shutil.copy2(path, library / path.name)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "EDGE_DATA_DIR": str(data),
-        "EDGE_BUNDLE_DIR": str(toy_bundle),
-        "EDGE_HOST": "127.0.0.1",
-        "EDGE_PORT": str(port),
-        "EDGE_BACKEND": "onnxruntime",
-        "EDGE_DECODE_WORKERS": "1",
-    }
-    env.pop("NOTIFY_SOCKET", None)
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.appliance.daemon"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(proc, base, log)
+    with running_daemon(data, toy_bundle, log) as (base, proc):
         yield base, data, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=60)
     assert proc.returncode == 0, log.read_text()[-4000:]
     events = [json.loads(line).get("msg", "") for line in log.read_text().splitlines() if line]
     assert any("event=stopped" in e for e in events)

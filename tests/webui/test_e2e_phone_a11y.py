@@ -11,10 +11,7 @@ only needs its URL added.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,14 +20,8 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.test_e2e_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REPO,
-    START_TIMEOUT_S,
-    _free_port,
-    _wait_until_serving,
-)
+from tests.webui.daemon_process import REPO, START_TIMEOUT_S, running_daemon
+from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 AXE = REPO / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"phone": (390, 844), "desktop": (1366, 900)}
@@ -64,33 +55,9 @@ def served(
     shutil.copy2(shapes_photos[0][0], library / DUPLICATE)
     (library / "a_very_long_file_name_that_has_no_spaces_at_all_0123456789.jpg").write_bytes(b"no")
     _past_import(data)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "EDGE_DATA_DIR": str(data),
-        "EDGE_BUNDLE_DIR": str(toy_bundle),
-        "EDGE_HOST": "127.0.0.1",
-        "EDGE_PORT": str(port),
-        "EDGE_BACKEND": "onnxruntime",
-        "EDGE_DECODE_WORKERS": "1",
-    }
-    env.pop("NOTIFY_SOCKET", None)
     log = tmp / "daemon.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.appliance.daemon"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(proc, base, log)
+    with running_daemon(data, toy_bundle, log) as (base, proc):
         yield base, data
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
     assert proc.returncode == 0, log.read_text()[-4000:]
 
 

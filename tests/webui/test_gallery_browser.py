@@ -6,9 +6,6 @@ Screenshots of every page at 1366x900 go to test-artifacts/gallery-*.png.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +14,9 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
+from tests.webui.daemon_process import running_daemon
 from tests.webui.gallery_fixtures import build_library
-from tests.webui.test_e2e_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REPO,
-    _free_port,
-    _wait_indexed,
-    _wait_until_serving,
-)
+from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _wait_indexed
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,27 +36,8 @@ def served(
     tmp = tmp_path_factory.mktemp("gallery-browser")
     data = tmp / "data"
     build_library(shapes_photos, data / "library")
-    port = _free_port()
-    env = {**os.environ, "EDGE_DATA_DIR": str(data), "EDGE_BUNDLE_DIR": str(toy_bundle),
-           "EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port), "EDGE_BACKEND": "onnxruntime",
-           "EDGE_DECODE_WORKERS": "1"}  # fmt: skip
-    env.pop("NOTIFY_SOCKET", None)
-    log = tmp / "daemon.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_app.appliance.daemon"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(proc, base, log)
+    with running_daemon(data, toy_bundle, tmp / "daemon.log") as (base, _proc):
         yield base, data
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")

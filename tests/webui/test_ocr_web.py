@@ -14,35 +14,23 @@ from flask.testing import FlaskClient
 from edge_app.enrich.ocr_pass import run_ocr
 from edge_app.settings import Settings
 from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, write_text_photos
-from tests.webui.conftest import PASSWORD
-from webui.app import create_app
-from webui.state import web_state
+from tests.webui.conftest import admin_app, indexed_context, real_settings
 
 
 @pytest.fixture(scope="module")
 def indexed(
     tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path
 ) -> Iterator[tuple[Settings, Any]]:
-    from edge_app.context import AppContext
-
-    root = tmp_path_factory.mktemp("ocrweb") / "data"
-    settings = Settings(data_dir=root, bundle_dir=ocr_bundle, backend_prefer="onnxruntime",
-                        host="127.0.0.1", batch_size=8, decode_workers=1)  # fmt: skip
+    settings = real_settings(tmp_path_factory.mktemp("ocrweb") / "data", ocr_bundle)
     write_text_photos(settings.library_dir)
-    ctx = AppContext.open(settings)
-    ctx.index_library()
-    run_ocr(settings, ctx.library)
-    yield settings, ctx
-    ctx.close()
+    with indexed_context(settings) as ctx:
+        run_ocr(settings, ctx.library)
+        yield settings, ctx
 
 
 @pytest.fixture()
 def app(indexed: tuple[Settings, Any]) -> Flask:
-    settings, ctx = indexed
-    app = create_app(settings, ctx)
-    if not web_state(app).passwords.is_set():
-        web_state(app).passwords.set_password(PASSWORD)
-    return app
+    return admin_app(*indexed)
 
 
 def _id(client: FlaskClient, query: str) -> int:
