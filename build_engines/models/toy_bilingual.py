@@ -33,12 +33,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from transformers import ChineseCLIPConfig, ChineseCLIPModel
 
 from build_engines import shapes
-from build_engines.errors import ModelLoadError
-from build_engines.models import chinese_clip, toy_shapes
+from build_engines.models import chinese_clip, toy_checkpoint, toy_shapes
 from build_engines.models.base import LoadedClip
 from engines.manifest import ModelInfo
 from engines.preprocess import ImagePreprocessor
@@ -123,29 +121,19 @@ def save_checkpoint(
     model: ChineseCLIPModel, cfg: BilingualConfig, out: Path, rows: list[int], extra: dict[str, Any]
 ) -> Path:
     """fp16 text tower without the untrained token rows + a JSON describing it."""
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in _text_state(model).items()}
-    table = state.pop(TOKEN_KEY)
-    ids = torch.tensor(sorted(rows), dtype=torch.int64)
-    state["token_rows.ids"] = ids
-    state["token_rows.values"] = table[ids].contiguous()
-    save_file(state, str(out / WEIGHTS_NAME))
     meta = {"train": asdict(cfg), "context_length": CONTEXT_LENGTH, **extra}
-    (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", "utf-8")
-    return out / WEIGHTS_NAME
+    files = (out / WEIGHTS_NAME, out / CONFIG_NAME)
+    return toy_checkpoint.write_sparse(dict(_text_state(model)), TOKEN_KEY, rows, files, meta)
 
 
 def load(path: Path | None = None) -> LoadedClip:
     """The committed text tower (or one written by `train`) on the toy's image tower."""
     folder = DATA_DIR if path is None else Path(path)
-    try:
-        meta = json.loads((folder / CONFIG_NAME).read_text("utf-8"))
-        state = load_file(str(folder / WEIGHTS_NAME))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(
-            f"toy-shapes-bilingual checkpoint in {folder} is missing or unreadable ({exc}): "
-            "retrain it with `edge-build train-toy --bilingual`"
-        ) from exc
+    meta, state = toy_checkpoint.read(
+        (folder / WEIGHTS_NAME, folder / CONFIG_NAME),
+        "toy-shapes-bilingual",
+        "edge-build train-toy --bilingual",
+    )
     cfg = BilingualConfig(**meta["train"])
     model = _with_toy_vision(cfg, int(meta["seed"]))
     table = model.text_model.embeddings.word_embeddings.weight.detach().clone()

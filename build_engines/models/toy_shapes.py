@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from transformers import CLIPConfig, CLIPModel
 
 from build_engines import shapes
-from build_engines.errors import ModelLoadError
+from build_engines.models import toy_checkpoint
 from build_engines.models.base import OPENAI_MEAN, OPENAI_STD, VOCAB_SIZE, LoadedClip
 from build_engines.models.hf_clip import wrap_hf_clip
 from build_engines.vocab import vocab_path
@@ -138,29 +137,21 @@ def build_model(cfg: TrainConfig, seed: int) -> CLIPModel:
 
 def save_checkpoint(model: CLIPModel, cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> Path:
     """fp16 safetensors without the untrained token rows + a JSON describing them."""
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    table = state.pop(TOKEN_KEY)
-    rows = torch.tensor(sorted(extra["token_rows"]), dtype=torch.int64)
-    state["token_rows.ids"] = rows
-    state["token_rows.values"] = table[rows].contiguous()
-    save_file(state, str(out / WEIGHTS_NAME))
     meta = {"train": asdict(cfg), "context_length": CONTEXT_LENGTH, **extra}
-    (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", "utf-8")
-    return out / WEIGHTS_NAME
+    files = (out / WEIGHTS_NAME, out / CONFIG_NAME)
+    return toy_checkpoint.write_sparse(
+        dict(model.state_dict()), TOKEN_KEY, list(extra["token_rows"]), files, meta
+    )
 
 
 def load(path: Path | None = None) -> LoadedClip:
     """The committed checkpoint (or one written by `train`) as a `LoadedClip`."""
     folder = DATA_DIR if path is None else Path(path)
-    try:
-        meta = json.loads((folder / CONFIG_NAME).read_text("utf-8"))
-        state = load_file(str(folder / WEIGHTS_NAME))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(
-            f"toy-shapes checkpoint in {folder} is missing or unreadable ({exc}): "
-            "retrain it with `python -m build_engines.models.toy_shapes --out DIR`"
-        ) from exc
+    meta, state = toy_checkpoint.read(
+        (folder / WEIGHTS_NAME, folder / CONFIG_NAME),
+        "toy-shapes",
+        "python -m build_engines.models.toy_shapes --out DIR",
+    )
     train_meta = {k: v for k, v in meta["train"].items() if k in TrainConfig.__dataclass_fields__}
     cfg = TrainConfig(**{**train_meta, "render_sizes": tuple(train_meta.get("render_sizes", ()))})
     model = CLIPModel(toy_config(cfg))
