@@ -252,13 +252,6 @@ def preview_jpeg(ctx: AppContext, photo_id: int, max_side: int) -> io.BytesIO:
     return _render_jpeg(photo_path(ctx, photo_id), max_side, ctx.settings.max_image_pixels)
 
 
-def filter_options(ctx: AppContext) -> tuple[list[str], list[str]]:
-    """(folders, cameras) for the filter drop-downs."""
-    folders_fn = getattr(ctx.reader, "folders", None)
-    folders = list(folders_fn()) if callable(folders_fn) else []
-    return folders, ctx.reader.cameras()
-
-
 def bundle_id(ctx: AppContext) -> str:
     """Which engine bundle produced embeddings (clients must not mix bundles)."""
     return str(ctx.encoder.bundle_id)

@@ -241,15 +241,6 @@ def _install_signal_handlers(requested: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _reindex_handler(ctx: AppContext) -> JobHandler:
-    """Job: scan the library and index new/changed files, stopping on request."""
-
-    def run(stop: threading.Event, params: Mapping[str, Any]) -> Any:
-        return ctx.index_library(stop_event=stop)
-
-    return run
-
-
 def _log_setup_token(settings: Settings) -> None:
     """First run: the admin needs the setup token to choose a password (see webui.auth)."""
     from webui.passwords import PasswordStore

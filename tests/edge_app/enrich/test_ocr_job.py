@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from edge_app.appliance.daemon import JobQueue, _reindex_handler
+from edge_app.appliance.daemon import JobQueue
 from edge_app.context import AppContext
 from edge_app.enrich.ocr_job import ocr_handler, then_ocr
 from edge_app.settings import Settings
+from edge_app.tags.jobs import index_then_tag_handler
 from tests.edge_app.enrich.ocr_fixtures import write_text_photos
 
 
@@ -22,7 +23,7 @@ def _run_jobs(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, int],
     write_text_photos(settings.library_dir)
     with AppContext.open(settings) as ctx:
         seen: list[str] = []
-        inner = _reindex_handler(ctx)
+        inner = index_then_tag_handler(ctx)  # the `reindex` job `serve` registers
 
         def reindex(stop: threading.Event, params: Any) -> Any:
             result = inner(stop, params)
@@ -48,7 +49,7 @@ def _run_jobs(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, int],
 
 def _settings(tmp_path: Path, bundle: Path, **extra: Any) -> Settings:
     return Settings(data_dir=tmp_path / "data", bundle_dir=bundle, batch_size=4,
-                    decode_workers=1, **extra)  # fmt: skip
+                    decode_workers=1, tag_builtin_sets="", **extra)  # fmt: skip
 
 
 def test_ocr_job_follows_reindex(tmp_path: Path, ocr_bundle: Path) -> None:
