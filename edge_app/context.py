@@ -75,9 +75,14 @@ class AppContext(Closing):
     def _wire(cls, settings: Settings, library: Library, encoder: ClipEncoder) -> AppContext:
         from edge_app.search.service import SearchService
 
-        store = IndexStore(settings.index_dir, settings.ann_threshold)
-        store.open(library, encoder.bundle_id, encoder.dim)
         reader = Library.open_reader(settings.db_path)
+        # past ann_threshold the IVF's 8-bit scores are re-ranked with the stored vectors
+        store = IndexStore(settings.index_dir, settings.ann_threshold, reader.get_embeddings)
+        try:
+            store.open(library, encoder.bundle_id, encoder.dim)
+        except BaseException:
+            reader.close()
+            raise
         return cls(
             settings=settings,
             library=library,

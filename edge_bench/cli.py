@@ -122,7 +122,9 @@ def _add_ocr(sub: Any) -> None:
 def _add_tags(sub: Any) -> None:
     p = sub.add_parser("tags", help="zero-shot multi-label tags: per-label P/R/F1 and mAP")
     p.add_argument("--images", type=Path, required=True)
-    p.add_argument("--labels", type=Path, required=True, help="COCO instances JSON or image,labels CSV")
+    p.add_argument(
+        "--labels", type=Path, required=True, help="COCO instances JSON or image,labels CSV"
+    )
     p.add_argument("--bundle", type=Path, required=True)
     p.add_argument("--prompts", type=Path, help='JSON {"label": ["prompt", ...]}')
     p.add_argument("--pooling", choices=("mean", "any"), default="mean")
@@ -157,6 +159,16 @@ def _add_daemon(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_recall(sub: Any) -> None:
+    p = sub.add_parser("recall", help="the appliance's 1M-vector index vs exact, two distributions")
+    p.add_argument("--sizes", type=_ints, default=(1_000_000,))
+    p.add_argument("--bundle", type=Path, help="bundle to embed --photos (photo-like vectors)")
+    p.add_argument("--photos", type=Path, help="real photos whose embeddings anchor the cloud")
+    p.add_argument("--captions", type=Path, help="captions file: text queries (last CSV field)")
+    p.add_argument("--queries", type=int, default=300)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -168,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tags(sub)
     _add_retag(sub)
     _add_daemon(sub)
+    _add_recall(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -188,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tags": commands.tags,
         "retag": commands.retag,
         "daemon": commands.daemon,
+        "recall": commands.recall,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

@@ -222,3 +222,14 @@ def daemon(args: argparse.Namespace, command: str) -> list[Path]:
     payload = report.envelope("daemon", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     return _write_report(args.out, "daemon", payload, daemon_markdown, [])
+
+
+def recall(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.recall_study import RecallConfig, recall_markdown, run_recall
+
+    cfg = RecallConfig(args.sizes, args.bundle, args.photos, args.captions, args.queries)
+    results = run_recall(cfg, _log)
+    config = _config(args, "sizes", "bundle", "photos", "captions", "queries")
+    payload = report.envelope("recall", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "recall", payload, recall_markdown, [])

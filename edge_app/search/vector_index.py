@@ -2,13 +2,12 @@
 
 Why two index kinds: up to ``ann_threshold`` vectors an exact ``IndexIDMap2(IndexFlatIP)``
 is fast enough on a Jetson/NUC CPU (≈10 ms for 50k x 512) and has perfect recall. Past it
-we switch to ``IndexIVFFlat`` (inner product): it is trained automatically on the stored
-vectors (k-means, ``nlist ≈ 4·√N``), supports ``remove_ids`` and ``IDSelector`` filters
-natively (HNSW supports neither removal nor cheap filtered search, which the indexer and
-the search filters need). At build time recall@10 against exact search is measured on a
-sample and ``nprobe`` is doubled until it reaches `TARGET_RECALL`; the value is logged.
-A selective filter (allow-list under `EXACT_FILTER_FRACTION` of the index) probes every
-list, which makes filtered IVF search exact at little cost (only allowed ids are scored).
+we switch to IVF over 8-bit codes (`edge_app.search.ivf`: a quarter of the memory, trained
+on a sample, ``nprobe`` tuned for `TARGET_RECALL` recall@10 against exact search); it
+supports ``remove_ids`` and ``IDSelector`` filters natively (HNSW supports neither removal
+nor cheap filtered search, which the indexer and the search filters need). A selective
+filter (allow-list under `EXACT_FILTER_FRACTION` of the index) probes every list, which
+makes filtered IVF search exhaustive over the allowed ids.
 
 Scores are inner products of L2-normalised vectors, i.e. cosine similarities. `IndexStore`
 saves the index atomically with the library's ``index_generation``; at start-up a missing,
@@ -20,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,40 +29,80 @@ import faiss
 import numpy as np
 
 from edge_app.errors import VectorIndexError
+from edge_app.search.ivf import (
+    RANGE_MARGIN,
+    TARGET_RECALL,
+    Batches,
+    K,
+    build_ivf,
+    candidates,
+    ivf_params,
+    single_batch,
+)
 
 log = logging.getLogger(__name__)
 
-TARGET_RECALL = 0.95
-RECALL_SAMPLE = 256
+__all__ = ["TARGET_RECALL", "ExactVectors", "IndexStore", "VectorIndex"]
+
+# (ids, float32 vectors) of the stored embeddings of those ids: `Library.get_embeddings`
+ExactVectors = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]
+
 EXACT_FILTER_FRACTION = 0.1
 FORMAT_VERSION = 1
 META_NAME = "index.json"
 
 
 class VectorIndex:
-    """Thread-safe FAISS index of (photo id, unit vector); exact, or IVF past a threshold."""
+    """Thread-safe FAISS index of (photo id, unit vector); exact, or IVF past a threshold.
 
-    def __init__(self, dim: int, ann_threshold: int = 50_000) -> None:
+    With ``exact`` (the stored embeddings), IVF results are re-ranked by exact cosine:
+    scores are then those of the stored vectors, and recall is tuned for that depth.
+    """
+
+    def __init__(
+        self, dim: int, ann_threshold: int = 50_000, exact: ExactVectors | None = None
+    ) -> None:
         if dim <= 0:
             raise VectorIndexError(f"embedding dimension must be positive, got {dim}")
         self.dim = dim
         self.ann_threshold = ann_threshold
         self.kind = "flat"
         self.nprobe = 0
+        self.nlist = 0
         self.recall_at_10: float | None = None
+        self.exact = exact
         self._lock = threading.RLock()
         self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     @classmethod
     def build(
-        cls, ids: np.ndarray, vectors: np.ndarray, ann_threshold: int = 50_000
+        cls,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        ann_threshold: int = 50_000,
+        exact: ExactVectors | None = None,
     ) -> VectorIndex:
         """A new index holding ``vectors``; IVF (trained here) if there are more than the threshold."""
-        index = cls(_check_matrix(vectors, None).shape[1], ann_threshold)
-        if len(ids) > ann_threshold:
-            index._become_ivf(_as_ids(ids), _check_matrix(vectors, index.dim))
+        dim = _check_matrix(vectors, None).shape[1]
+        batches = single_batch(_as_ids(ids), _check_matrix(vectors, dim))
+        return cls.build_from(batches, len(ids), dim, ann_threshold, exact)
+
+    @classmethod
+    def build_from(
+        cls,
+        batches: Batches,
+        n: int,
+        dim: int,
+        ann_threshold: int = 50_000,
+        exact: ExactVectors | None = None,
+    ) -> VectorIndex:
+        """Like `build`, from ``n`` vectors that ``batches()`` yields in (ids, vectors) chunks."""
+        index = cls(dim, ann_threshold, exact)
+        if n > ann_threshold:
+            index._become_ivf(batches, n)
         else:
-            index.add(ids, vectors)
+            for ids, vectors in batches():
+                index.add(ids, vectors)
         return index
 
     def __len__(self) -> int:
@@ -80,7 +119,7 @@ class VectorIndex:
                 self._index.remove_ids(faiss.IDSelectorBatch(ids))
                 self._index.add_with_ids(vectors, ids)
             if self.kind == "flat" and self._index.ntotal > self.ann_threshold:
-                self._become_ivf(*self._flat_contents())
+                self._become_ivf(single_batch(*self._flat_contents()), self._index.ntotal)
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids (unknown ids are ignored); returns how many were removed."""
@@ -118,12 +157,27 @@ class VectorIndex:
         )
         if k <= 0 or (allowed is not None and len(allowed) == 0):
             return empty
+        rerank = self.kind == "ivf" and self.exact is not None
         with self._lock:
             if self._index.ntotal == 0:
                 return empty
             sel, params = self._params(allowed)
-            scores, ids = self._index.search(queries, k, params=params)
+            scores, ids = self._index.search(queries, candidates(k) if rerank else k, params=params)
             del sel  # kept alive until FAISS is done with it
+        return self._rerank(queries, ids, k) if rerank else (scores, ids)
+
+    def _rerank(
+        self, queries: np.ndarray, found: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of each row of candidate ids by exact cosine with the stored vectors."""
+        assert self.exact is not None
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        ids = np.full((len(queries), k), -1, np.int64)
+        for q, row in enumerate(found):
+            have, vectors = self.exact(row[row >= 0].tolist())
+            exact = vectors @ queries[q] if len(have) else np.zeros(0, np.float32)
+            order = np.lexsort((have, -exact))[:k]
+            scores[q, : len(order)], ids[q, : len(order)] = exact[order], have[order]
         return scores, ids
 
     def range_search(
@@ -133,13 +187,20 @@ class VectorIndex:
         queries = _check_matrix(queries, self.dim)
         if allowed is not None and len(allowed) == 0:
             return [(np.zeros(0, np.float32), np.zeros(0, np.int64)) for _ in queries]
+        rerank = self.kind == "ivf" and self.exact is not None
+        radius = float(threshold) - (RANGE_MARGIN if rerank else 0.0)
         with self._lock:
             sel, params = self._params(allowed)
-            lims, scores, ids = self._index.range_search(queries, float(threshold), params=params)
+            lims, scores, ids = self._index.range_search(queries, radius, params=params)
             del sel
         out = []
         for q in range(len(queries)):
             s, i = scores[lims[q] : lims[q + 1]], ids[lims[q] : lims[q + 1]]
+            if rerank and len(i):
+                assert self.exact is not None
+                i, vectors = self.exact(i.tolist())
+                s = vectors @ queries[q]
+                s, i = s[s >= threshold], i[s >= threshold]
             order = np.lexsort((i, -s))
             out.append((s[order], i[order]))
         return out
@@ -151,7 +212,7 @@ class VectorIndex:
         else:
             selective = allowed is not None and len(allowed) < EXACT_FILTER_FRACTION * len(self)
             # a selective filter probes every list: exhaustive, hence exact, over allowed ids
-            params = _ivf_params(self._index.nlist if selective else self.nprobe)
+            params = ivf_params(self._index.nlist if selective else self.nprobe)
         if sel is not None:
             params.sel = sel
         return sel, params
@@ -161,35 +222,26 @@ class VectorIndex:
         vectors = faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, self.dim)
         return faiss.vector_to_array(self._index.id_map).astype(np.int64), vectors
 
-    def _become_ivf(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Train an IVF index on ``vectors``, tune nprobe for `TARGET_RECALL`, swap it in."""
-        n = len(ids)
-        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-        log.info(
-            "vector index: %d vectors > ann_threshold %d, training IVF%d",
-            n,
-            self.ann_threshold,
-            nlist,
-        )
-        quantizer = faiss.IndexFlatIP(self.dim)
-        ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.cp.seed = 1234
-        ivf.train(vectors)
-        ivf.add_with_ids(vectors, ids)
-        # the faiss Python wrapper keeps ``quantizer`` alive as long as ``ivf``
-        self._index, self.kind = ivf, "ivf"
-        self.nprobe, self.recall_at_10 = _tune_nprobe(ivf, ids, vectors, nlist)
-        log.info(
-            "vector index: IVF%d nprobe=%d recall@10=%.3f vs exact (sample of %d)",
-            nlist, self.nprobe, self.recall_at_10, min(RECALL_SAMPLE, n),
-        )  # fmt: skip
+    def _become_ivf(self, batches: Batches, n: int) -> None:
+        """Train an IVF index on ``batches``, tune nprobe for `TARGET_RECALL`, swap it in."""
+        log.info("vector index: %d vectors > ann_threshold %d, building IVF", n, self.ann_threshold)
+        tuned = build_ivf(batches, n, self.dim, candidates(K) if self.exact else K)
+        self._index, self.kind, self.nlist = tuned.index, "ivf", int(tuned.index.nlist)
+        self.nprobe, self.recall_at_10 = tuned.nprobe, tuned.recall_at_10
 
     def to_bytes(self) -> bytes:
         with self._lock:
             return bytes(faiss.serialize_index(self._index))
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim: int, ann_threshold: int, nprobe: int) -> VectorIndex:
+    def from_bytes(
+        cls,
+        data: bytes,
+        dim: int,
+        ann_threshold: int,
+        nprobe: int,
+        exact: ExactVectors | None = None,
+    ) -> VectorIndex:
         """Rebuild from `to_bytes` output; raises `VectorIndexError` if it is not one."""
         try:
             raw = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))  # already downcast
@@ -197,39 +249,15 @@ class VectorIndex:
             raise VectorIndexError(f"not a readable FAISS index ({str(exc)[:200]})") from exc
         if raw.d != dim:
             raise VectorIndexError(f"index dimension {raw.d} != embedding dimension {dim}")
-        index = cls(dim, ann_threshold)
-        if isinstance(raw, faiss.IndexIVFFlat):
+        index = cls(dim, ann_threshold, exact)
+        if isinstance(raw, faiss.IndexIVF):  # IVF-SQ8; IVF-Flat saved by older versions
             index._index, index.kind, index.nprobe = raw, "ivf", max(1, nprobe)
+            index.nlist = int(raw.nlist)
         elif isinstance(raw, faiss.IndexIDMap2):
             index._index = raw
         else:
             raise VectorIndexError(f"unexpected FAISS index type {type(raw).__name__}")
         return index
-
-
-def _tune_nprobe(ivf: Any, ids: np.ndarray, vectors: np.ndarray, nlist: int) -> tuple[int, float]:
-    """Smallest power-of-two nprobe whose recall@10 on a sample reaches `TARGET_RECALL`."""
-    rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(len(vectors), size=min(RECALL_SAMPLE, len(vectors)), replace=False)]
-    k = min(10, len(vectors))
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    truth = ids[exact.search(sample, k)[1]]
-    nprobe = max(1, min(8, nlist))
-    while True:
-        _, found = ivf.search(sample, k, params=_ivf_params(nprobe))
-        recall = float(
-            np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=True)])
-        )
-        if recall >= TARGET_RECALL or nprobe >= nlist:
-            return nprobe, recall
-        nprobe = min(nlist, nprobe * 2)
-
-
-def _ivf_params(nprobe: int) -> Any:
-    params: Any = faiss.SearchParametersIVF()
-    params.nprobe = nprobe
-    return params
 
 
 def _as_ids(ids: np.ndarray) -> np.ndarray:
@@ -264,9 +292,12 @@ class IndexStore:
     the commit point: a crash at any moment leaves either the old or the new pair.
     """
 
-    def __init__(self, index_dir: Path, ann_threshold: int = 50_000) -> None:
+    def __init__(
+        self, index_dir: Path, ann_threshold: int = 50_000, exact: ExactVectors | None = None
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
+        self.exact = exact
         self.bundle_id: str | None = None
         self._index: VectorIndex | None = None
 
@@ -300,13 +331,10 @@ class IndexStore:
     def rebuild(self, library: EmbeddingSource, bundle_id: str, dim: int) -> VectorIndex:
         """A fresh index from every stored embedding of ``bundle_id``; saved before return."""
         generation = library.index_generation()
-        batches = list(library.iter_embeddings(bundle_id))
-        if batches:
-            ids = np.concatenate([b[0] for b in batches])
-            vectors = np.concatenate([b[1] for b in batches])
-            index = VectorIndex.build(ids, vectors, self.ann_threshold)
-        else:
-            index = VectorIndex(dim, self.ann_threshold)
+        n = library.count_embeddings(bundle_id)
+        index = VectorIndex.build_from(
+            lambda: library.iter_embeddings(bundle_id), n, dim, self.ann_threshold, self.exact
+        )
         log.log(
             _rebuild_level(len(index)),
             "vector index rebuilt: %d vectors of %s, generation %d",
@@ -364,7 +392,8 @@ class IndexStore:
             raise VectorIndexError(f"cannot read {path}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise VectorIndexError(f"{path.name} is damaged (checksum mismatch)")
-        index = VectorIndex.from_bytes(data, dim, self.ann_threshold, int(meta.get("nprobe") or 1))
+        nprobe = int(meta.get("nprobe") or 1)
+        index = VectorIndex.from_bytes(data, dim, self.ann_threshold, nprobe, self.exact)
         log.info(
             "vector index loaded: %d vectors (%s), generation %d",
             len(index),

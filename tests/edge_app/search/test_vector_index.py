@@ -66,14 +66,13 @@ def test_filter_is_applied_inside_the_search() -> None:
 def test_ivf_past_threshold_keeps_recall_and_exact_selective_filters(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    vecs = clustered(4000, seed=2)
+    vecs, queries = np.split(clustered(4100, seed=2), [4000])  # held-out queries
     ids = np.arange(4000, dtype=np.int64) + 100
-    with caplog.at_level(logging.INFO, logger="edge_app.search.vector_index"):
+    with caplog.at_level(logging.INFO, logger="edge_app.search"):
         index = VectorIndex.build(ids, vecs, ann_threshold=1000)
     assert index.kind == "ivf" and len(index) == 4000
     assert index.recall_at_10 is not None and index.recall_at_10 >= 0.95
     assert "recall@10" in caplog.text
-    queries = clustered(100, seed=3)
     _, found = index.search(queries, 10)
     recall = np.mean(
         [len(set(found[i]) & set(brute(vecs, ids, queries[i], 10))) / 10 for i in range(100)]
