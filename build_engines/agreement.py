@@ -78,8 +78,12 @@ def overlap(
 
 
 def _bf16_capable(artifact: Artifact, device: str) -> bool:
-    """Only OpenVINO fp32 IR on CPU has a bf16 run mode (the inference precision hint)."""
-    return artifact.backend == "openvino" and artifact.precision == "fp32" and device == "CPU"
+    """OpenVINO IR with float compute (fp32, int8w) has a bf16 run mode on CPU (the hint)."""
+    return (
+        artifact.backend == "openvino"
+        and artifact.precision in ("fp32", "int8w")
+        and device == "CPU"
+    )
 
 
 def measure(root: Path, artifact: Artifact, ref: AgreementSet, device: str) -> Agreement:

@@ -33,7 +33,7 @@ from engines.manifest import TOWERS, Artifact, BatchProfile, ModelInfo, TensorSp
 log = logging.getLogger(__name__)
 
 TARGETS = ("onnx", "openvino", "tensorrt")
-BUILD_PRECISIONS = ("fp32", "fp16", "int8")
+BUILD_PRECISIONS = ("fp32", "fp16", "int8", "int8w")
 WORK_DIR = ".work"
 DEFAULT_BATCH = BatchProfile()
 RUN_DEVICE = {"onnxruntime": "CPU", "openvino": "CPU", "tensorrt": "GPU"}
@@ -131,6 +131,9 @@ def _target_artifacts(state: _Build, target: str, precisions: Sequence[str]) -> 
         if set(precisions) - {"fp32"}:
             log.info("onnx target: fp32 only (fp16/int8 come from openvino/tensorrt)")
         return [_onnx_artifact(state, tower) for tower in TOWERS]
+    if target == "tensorrt" and "int8w" in precisions:
+        log.info("tensorrt target: no int8w (OpenVINO weight-only int8); fp16/int8 plans instead")
+        precisions = [p for p in precisions if p != "int8w"]
     build = _openvino_artifact if target == "openvino" else _tensorrt_artifact
     return [build(state, tower, p) for p in precisions for tower in TOWERS]
 

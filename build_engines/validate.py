@@ -21,7 +21,13 @@ from engines.registry import create_runner, runner_class
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MIN_COSINE: dict[str, float] = {"fp32": 0.999, "fp16": 0.99, "bf16": 0.99, "int8": 0.99}
+DEFAULT_MIN_COSINE: dict[str, float] = {
+    "fp32": 0.999,
+    "fp16": 0.99,
+    "bf16": 0.99,
+    "int8": 0.99,
+    "int8w": 0.999,
+}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The default CPU choice: the fastest artifact this CPU runs well whose search agrees.
 
 Used by `engines.open` only when nothing was preferred. int8 comes first where the CPU
-has VNNI/AMX, then OpenVINO fp32 with the bf16 hint where it has native BF16, then the
-plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
+has VNNI/AMX; then int8w (int8 weights, float compute: fp32's speed with a quarter of
+its weight memory), with the bf16 hint where the CPU has native BF16; then OpenVINO fp32
+with the bf16 hint; then the plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
 bundle records a retrieval agreement (top-10 overlap with PyTorch fp32) of at least
 `MIN_AGREEMENT` for it; every decision is returned as a sentence for the log.
 """
@@ -41,11 +42,24 @@ def _bf16_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | No
     return None
 
 
+def _int8w(cand: Candidate, cpu: CpuFeatures, floor: float) -> tuple[Candidate | None, str]:
+    """int8w with the bf16 hint when that agrees, else as float32 when that agrees."""
+    art = cand.artifact
+    if _bf16_reason(art, cpu, floor) is None:
+        return replace(cand, options=replace(cand.options, bf16=True)), "int8w, bf16 hint"
+    if art.agreement is None:
+        return None, "int8w: no retrieval agreement recorded (rebuild with this edge-build)"
+    if art.agreement.overlap < floor:
+        return None, f"int8w: retrieval agreement {art.agreement.overlap:.3f} < {floor}"
+    return cand, "int8w"
+
+
 def fast_candidates(
     ranked: list[Candidate], cpu: CpuFeatures, floor: float = MIN_AGREEMENT
 ) -> tuple[list[Candidate], list[str]]:
-    """Faster faithful CPU candidates drawn from `ranked` (best first), and the reasons."""
+    """Faster (or smaller) faithful CPU candidates drawn from `ranked`, and the reasons."""
     int8: list[Candidate] = []
+    int8w: list[Candidate] = []
     bf16: list[Candidate] = []
     notes: list[str] = []
     for cand in ranked:
@@ -55,23 +69,27 @@ def fast_candidates(
         if art.precision == "int8":
             reason = _int8_reason(art, cpu, floor)
             int8 += [cand] if reason is None else []
+            mode, hinted = "int8", False
+        elif art.precision == "int8w" and art.backend == "openvino":
+            chosen, mode = _int8w(cand, cpu, floor)
+            int8w += [chosen] if chosen is not None else []
+            reason = None if chosen is not None else mode
+            hinted = chosen is not None and chosen.options.bf16
         elif art.precision == "fp32" and art.backend == "openvino":
             reason = _bf16_reason(art, cpu, floor)
             bf16 += [replace(cand, options=replace(cand.options, bf16=True))] if not reason else []
+            mode, hinted = "bf16 hint", True
         else:
             continue
-        mode = "int8" if art.precision == "int8" else "bf16 hint"
-        notes.append(f"{art.key} ({mode}): " + (reason or _chosen_note(art, cpu)))
-    return int8 + bf16, notes
+        notes.append(f"{art.key} ({mode}): " + (reason or _chosen_note(art, cpu, hinted)))
+    return int8 + int8w + bf16, notes
 
 
-def _chosen_note(artifact: Artifact, cpu: CpuFeatures) -> str:
+def _chosen_note(artifact: Artifact, cpu: CpuFeatures, bf16: bool) -> str:
     agreement = artifact.agreement
     figure = 0.0
     if agreement is not None:
-        figure = (
-            agreement.overlap if artifact.precision == "int8" else agreement.bf16_overlap or 0.0
-        )
+        figure = (agreement.bf16_overlap or 0.0) if bf16 else agreement.overlap
     return f"eligible default (CPU flags: {cpu.summary()}; retrieval agreement {figure:.3f})"
 
 
@@ -85,7 +103,7 @@ def with_fast_first(
     fast, notes = fast_candidates(ranked, cpu, floor)
     if not fast:
         return ranked, notes
-    fast_keys = {c.artifact.key for c in fast if c.artifact.precision == "int8"}
+    fast_keys = {c.artifact.key for c in fast if c.artifact.precision in ("int8", "int8w")}
     rest = [c for c in ranked if c.artifact.key not in fast_keys]
     first_cpu = next((i for i, c in enumerate(rest) if c.options.device == "CPU"), len(rest))
     return rest[:first_cpu] + fast + rest[first_cpu:], notes

@@ -30,7 +30,7 @@ MANIFEST_NAME = "manifest.json"
 
 TOWERS = ("image", "text")
 BACKENDS = ("onnxruntime", "openvino", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8w")  # int8w: int8 weights only
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Agreement:
 class Artifact:
     tower: str  # "image" | "text"
     backend: str  # "onnxruntime" | "openvino" | "tensorrt"
-    precision: str  # "fp32" | "fp16" | "int8"
+    precision: str  # "fp32" | "fp16" | "int8" | "int8w" (OpenVINO weight-only int8)
     files: tuple[FileEntry, ...]  # first is the primary file (.onnx, .xml, .plan)
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]

@@ -70,25 +70,26 @@ def test_verify_passes_then_detects_tampering(
     assert "text_fp32.bin" in capsys.readouterr().err
 
 
-def test_fp16_and_int8_openvino_report_parity(tmp_path: Path) -> None:
+def test_fp16_int8_and_int8w_openvino_report_parity(tmp_path: Path) -> None:
     out = build_bundle(
         "tiny",
         tmp_path / "b",
         targets=("openvino",),
-        precisions=("fp16", "int8"),
+        precisions=("fp16", "int8", "int8w"),
         min_parity={"int8": 0.9},  # random weights quantise poorly: see the README's int8 note
     )
     m = Manifest.load(out)
     by_key = {a.key: a for a in m.artifacts}
-    assert set(by_key) == {f"{t}/openvino/{p}" for t in ("image", "text") for p in ("fp16", "int8")}
+    precisions = ("fp16", "int8", "int8w")
+    assert set(by_key) == {f"{t}/openvino/{p}" for t in ("image", "text") for p in precisions}
+    gates = {"fp16": 0.99, "int8": 0.9, "int8w": 0.999}  # int8w: float compute, near fp32
     for a in m.artifacts:
-        gate = 0.99 if a.precision == "fp16" else 0.9
-        assert a.parity is not None and a.parity.min_cosine >= gate
+        assert a.parity is not None and a.parity.min_cosine >= gates[a.precision]
+        assert a.agreement is not None  # what lets engines.open pick it by default
     assert m.builder["calibration.int8"].startswith("generated:shapes")
     assert m.builder["parity_gate.int8"] == "0.9"
-    assert (
-        by_key["image/openvino/int8"].files[1].bytes < by_key["image/openvino/fp16"].files[1].bytes
-    )
+    size = {p: by_key[f"image/openvino/{p}"].files[1].bytes for p in precisions}
+    assert size["int8"] < size["fp16"] and size["int8w"] < 0.7 * size["fp16"]
 
 
 def test_strict_int8_gate_fails_and_leaves_no_manifest(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import engines
+from engines.bundle import load_bundle
 from engines.clip_encoder import ClipEncoder
 from engines.cpu_features import CpuFeatures
 from engines.manifest import Agreement, BatchProfile
@@ -88,3 +89,37 @@ def test_explicit_preference_overrides_the_fast_default(tmp_path: Path) -> None:
         assert _image(enc) == ("openvino", "fp32", False)
     with engines.open(root, prefer="onnxruntime", cpu=VNNI) as enc:
         assert _image(enc) == ("onnxruntime", "fp32", False)
+
+
+def _with_int8w(root: Path, overlap: float, bf16: float | None = None) -> Path:
+    """`_bundle` (int8 image IR at 0.99) plus an int8w image IR with the given agreement."""
+    _bundle(root, int8=0.99, bf16=0.99)
+    write_ir(root / "image_fp32.onnx", root / "image_int8w.xml")
+    files = ["image_int8w.xml", "image_int8w.bin"]
+    arts = list(load_bundle(root).manifest.artifacts)
+    agreement = _agreement(overlap, bf16)
+    arts.append(artifact(root, "image", "openvino", "int8w", files, agreement=agreement))
+    write_manifest(root, arts)
+    return root
+
+
+def test_int8w_is_the_float_choice_on_any_cpu_when_it_agrees(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="engines"):
+        with engines.open(_with_int8w(tmp_path / "a", 0.99), cpu=AVX2) as enc:
+            assert _image(enc) == ("openvino", "int8w", False)
+    assert "image/openvino/int8w (int8w): eligible default" in caplog.text
+    with engines.open(_with_int8w(tmp_path / "b", 0.99, bf16=0.98), cpu=BF16) as enc:
+        assert _image(enc) == ("openvino", "int8w", True)
+    with engines.open(_with_int8w(tmp_path / "c", 0.99, bf16=0.98), cpu=VNNI) as enc:
+        assert _image(enc) == ("openvino", "int8", False)  # full int8 is faster with VNNI
+
+
+def test_int8w_below_the_gate_is_not_chosen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="engines"):
+        with engines.open(_with_int8w(tmp_path, 0.90), cpu=AVX2) as enc:
+            assert _image(enc) == ("openvino", "fp32", False)
+    assert "int8w: retrieval agreement 0.900 < 0.95" in caplog.text
