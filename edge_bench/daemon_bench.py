@@ -112,6 +112,35 @@ def rss_mb(pid: int) -> float:
     raise ValueError(f"no VmRSS for pid {pid}")
 
 
+def rss_breakdown(pid: int) -> dict[str, float]:
+    """Resident MiB by kind of mapping (/proc/PID/smaps): where the daemon's memory is.
+
+    ``weights``: the bundle's model files mapped by the runtime; ``libraries``: shared
+    objects (.so); ``anonymous``: heap and anonymous maps (Python objects, the FAISS
+    index, compiled-model buffers, decoded images); ``other``: any other file.
+    """
+    kb: dict[str, int] = {"weights": 0, "libraries": 0, "anonymous": 0, "other": 0}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not line.startswith(("Rss", "Size")):
+            path = head[5] if len(head) > 5 else ""
+            kind = _mapping_kind(path)
+        elif line.startswith("Rss:"):
+            kb[kind] += int(head[1])
+    return {k: round(v / 1024, 1) for k, v in kb.items()}
+
+
+def _mapping_kind(path: str) -> str:
+    if not path or path.startswith("["):
+        return "anonymous"
+    if path.endswith((".bin", ".onnx", ".plan", ".xml")):
+        return "weights"
+    if ".so" in Path(path).name:
+        return "libraries"
+    return "other"
+
+
 class Client:
     """A logged-in HTTP session against the daemon (cookie + CSRF token)."""
 
@@ -237,6 +266,7 @@ def _measure(
     row["text"] = asdict(summarize(text_ms))
     row["image"] = asdict(summarize(image_ms))
     row["rss_steady_mb"] = rss_mb(proc.pid)
+    row["rss_steady_by_kind_mb"] = rss_breakdown(proc.pid)
     status = client.call("/api/status")
     row["engine"] = status.get("engine", {})
     row["indexed"] = status.get("counts", {}).get("indexed")
@@ -277,6 +307,7 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "RSS start MB",
         "RSS 1st query MB",
         "RSS steady MB",
+        "of which weights / libs / anon MB",
         "1st text ms",
         "text p50/p95 ms",
         "image p50/p95 ms",
@@ -290,6 +321,10 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
             r["rss_after_start_mb"],
             r["rss_after_first_query_mb"],
             r["rss_steady_mb"],
+            " / ".join(
+                str(r.get("rss_steady_by_kind_mb", {}).get(k, "-"))
+                for k in ("weights", "libraries", "anonymous")
+            ),
             r["first_query_ms"],
             f"{r['text']['p50_ms']:.1f} / {r['text']['p95_ms']:.1f}",
             f"{r['image']['p50_ms']:.1f} / {r['image']['p95_ms']:.1f}",

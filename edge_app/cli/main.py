@@ -399,7 +399,12 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "status", "library, bundle and index status (loads no model)", _status_args, _status, True
     ),
-    Subcommand("roots", "list, add or remove photo roots (indexed in place)", roots_cli.roots_args, roots_cli.roots),
+    Subcommand(
+        "roots",
+        "list, add or remove photo roots (indexed in place)",
+        roots_cli.roots_args,
+        roots_cli.roots,
+    ),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
     Subcommand(

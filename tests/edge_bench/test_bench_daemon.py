@@ -19,6 +19,7 @@ ROW_FIELDS = {
     "text",
     "image",
     "rss_steady_mb",
+    "rss_steady_by_kind_mb",
     "engine",
     "indexed",
     "library_build_s",
@@ -52,6 +53,11 @@ def test_daemon_bench_reports_every_field(tiny_bundle: Path, tmp_path: Path) -> 
         assert row["indexed"] == 300  # the start-up scan kept every synthetic photo
         assert row["text"]["n"] == 3 and row["image"]["n"] == 3
         assert row["rss_steady_mb"] > 0 and row["startup_scan_s"] >= 0
+        kinds = row["rss_steady_by_kind_mb"]
+        assert set(kinds) == {"weights", "libraries", "anonymous", "other"}
+        assert kinds["libraries"] > 0 and kinds["anonymous"] > 0
+        # the parts add up to the total (smaps and status are read a moment apart)
+        assert abs(sum(kinds.values()) - row["rss_steady_mb"]) < 0.1 * row["rss_steady_mb"]
     assert "onnxruntime" in json.dumps(rows[0]["engine"])
     md = (out / "daemon.md").read_text()
     assert "Daemon memory and query latency" in md and "edge-bench daemon" in md

@@ -9,7 +9,9 @@ from edge_bench.cli import main
 
 
 def test_retag_bench_maths_and_library_agree(tmp_path: Path) -> None:
-    code = main(["retag", "--photos", "3000", "--labels", "40", "--dim", "64", "--out", str(tmp_path)])
+    code = main(
+        ["retag", "--photos", "3000", "--labels", "40", "--dim", "64", "--out", str(tmp_path)]
+    )
     assert code == 0
     results = json.loads((tmp_path / "retag.json").read_text())["results"]
     assert results["maths_tags"] > 0
