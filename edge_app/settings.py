@@ -82,6 +82,9 @@ class Settings:
     library_roots: tuple[Path, ...] = ()  # extra photo folders indexed in place, read-only
     watch_mode: str = "auto"  # auto (inotify, else polling) | poll | off
     poll_interval_s: float = 300.0  # rescan period of roots that cannot be watched
+    # the image tower is freed after this long unused (0 = never); the next photo search
+    # or import loads it again in a few seconds (Immich's ML service does the same)
+    image_model_idle_s: float = 300.0
     watch_settle_s: float = 2.0  # a file must be unchanged this long before it is indexed
     ocr_enabled: bool = True  # read text in photos after embedding, when the bundle has OCR
     ocr_max_side: int = 2048  # photos are decoded at most this long for OCR (bounded cost)
@@ -261,6 +264,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "watch_mode": lambda raw: _as_str(raw).lower(),
     "poll_interval_s": _as_float,
     "watch_settle_s": _as_float,
+    "image_model_idle_s": _as_float,
     "ocr_enabled": _as_bool,
     "ocr_max_side": _as_int,
     "ocr_det_side": _as_int,
@@ -297,6 +301,10 @@ def _validate(s: Settings) -> None:
             f"watch_mode must be one of {WATCH_MODES}, got {s.watch_mode!r}",
         ),
         (s.poll_interval_s >= 1.0, f"poll_interval_s must be >= 1, got {s.poll_interval_s}"),
+        (
+            s.image_model_idle_s >= 0,
+            f"image_model_idle_s must be >= 0 (0 = never release), got {s.image_model_idle_s}",
+        ),
         (
             0.0 <= s.watch_settle_s <= 600,
             f"watch_settle_s must be in 0..600, got {s.watch_settle_s}",

@@ -155,6 +155,7 @@ def _add_daemon(sub: Any) -> None:
         help="EDGE_BACKEND values to compare; 'default' = engines.open's own choice",
     )
     p.add_argument("--queries", type=int, default=30, help="warm queries of each kind")
+    p.add_argument("--idle-s", type=float, default=10.0, help="image_model_idle_s while served")
     p.add_argument("--work", type=Path, help="folder for the temporary libraries (default /tmp)")
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 

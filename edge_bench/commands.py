@@ -216,9 +216,11 @@ def retag(args: argparse.Namespace, command: str) -> list[Path]:
 def daemon(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.daemon_bench import DaemonConfig, daemon_markdown, run_daemon
 
-    cfg = DaemonConfig(args.bundle, args.sizes, args.prefer, args.queries, args.work)
+    cfg = DaemonConfig(
+        args.bundle, args.sizes, args.prefer, args.queries, args.work, idle_s=args.idle_s
+    )
     results = run_daemon(cfg, _log)
-    config = _config(args, "bundle", "sizes", "prefer", "queries")
+    config = _config(args, "bundle", "sizes", "prefer", "queries", "idle_s")
     payload = report.envelope("daemon", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     return _write_report(args.out, "daemon", payload, daemon_markdown, [])

@@ -35,6 +35,7 @@ PASSWORD = "edge-bench-daemon"
 TEXT_QUERIES = ("a dog on the beach", "red car at night", "birthday cake", "snowy forest")
 PER_FOLDER = 1000
 START_TIMEOUT_S = 1800.0
+IDLE_CHECK_S = 7.0  # the daemon looks for an idle image tower every 5 s
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class DaemonConfig:
     queries: int = 30
     work: Path | None = None
     settle_s: float = 5.0
+    idle_s: float = 10.0  # the served daemon's image_model_idle_s: "RSS idle" is after it
 
 
 def _seed_jpeg(path: Path) -> None:
@@ -232,6 +234,7 @@ def run_one(data_dir: Path, cfg: DaemonConfig, prefer: str, jpeg: bytes) -> dict
         "EDGE_HOST": "127.0.0.1",
         "EDGE_PORT": str(port),
         "EDGE_DECODE_WORKERS": "1",
+        "EDGE_IMAGE_MODEL_IDLE_S": str(cfg.idle_s),
     }
     env.pop("EDGE_BACKEND", None)
     env.pop("NOTIFY_SOCKET", None)
@@ -267,6 +270,8 @@ def _measure(
     row["image"] = asdict(summarize(image_ms))
     row["rss_steady_mb"] = rss_mb(proc.pid)
     row["rss_steady_by_kind_mb"] = rss_breakdown(proc.pid)
+    time.sleep(cfg.idle_s + IDLE_CHECK_S)  # the daemon frees the unused image tower
+    row["rss_idle_mb"] = rss_mb(proc.pid)
     status = client.call("/api/status")
     row["engine"] = status.get("engine", {})
     row["indexed"] = status.get("counts", {}).get("indexed")
@@ -308,6 +313,7 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "RSS 1st query MB",
         "RSS steady MB",
         "of which weights / libs / anon MB",
+        "RSS idle MB",
         "1st text ms",
         "text p50/p95 ms",
         "image p50/p95 ms",
@@ -325,6 +331,7 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
                 str(r.get("rss_steady_by_kind_mb", {}).get(k, "-"))
                 for k in ("weights", "libraries", "anonymous")
             ),
+            r.get("rss_idle_mb", "-"),
             r["first_query_ms"],
             f"{r['text']['p50_ms']:.1f} / {r['text']['p95_ms']:.1f}",
             f"{r['image']['p50_ms']:.1f} / {r['image']['p95_ms']:.1f}",
@@ -337,6 +344,7 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "`Library`, one JPEG hard-linked per row, clustered unit vectors). Start = until "
         "`/api/login` answers, including the FAISS index build (saved index removed first). "
         "Queries go over HTTP through waitress + Flask: text = `GET /api/search`, image = "
-        "`POST /api/search/image` with a 640x480 JPEG (decode + encode + search)."
+        "`POST /api/search/image` with a 640x480 JPEG (decode + encode + search). RSS idle = "
+        "after `image_model_idle_s` without image work (the daemon frees the image tower)."
     )
     return results_markdown("Daemon memory and query latency", payload, intro, head, rows, charts)

@@ -8,6 +8,8 @@ instead of a backend crash; large batches are chunked to the artifact's profile.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,7 +109,11 @@ class TowerRunner(Closing):
                 f"{self.backend} cannot run on device {self.options.device!r}: "
                 f"supported devices are {', '.join(self.devices)}"
             )
+        self._state = threading.Lock()  # guards loaded/in-flight for `release`
+        self._loaded, self._in_flight = False, 0
+        self._last_used = time.monotonic()
         self._load()
+        self._loaded = True
 
     @classmethod
     @abstractmethod
@@ -142,9 +148,55 @@ class TowerRunner(Closing):
         n = arr.shape[0]
         if n == 0:
             return np.empty((0, max(self.dim, 0)), dtype=np.float32)
-        parts = [self._run_chunk(arr[i : i + self.max_batch]) for i in range(0, n, self.max_batch)]
+        self._acquire()
+        try:
+            parts = [
+                self._run_chunk(arr[i : i + self.max_batch]) for i in range(0, n, self.max_batch)
+            ]
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                self._last_used = time.monotonic()
         out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _acquire(self) -> None:
+        """Count a run in flight, loading the model again first if it was released."""
+        with self._state:
+            if not self._loaded:
+                started = time.perf_counter()
+                self._load()
+                self._loaded = True
+                log.info(
+                    "%s loaded again after an idle release (%.1f s)",
+                    self.artifact.key,
+                    time.perf_counter() - started,
+                )
+            self._in_flight += 1
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds since the last run finished (since loading, before any run)."""
+        return time.monotonic() - self._last_used
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def release(self) -> bool:
+        """Free the loaded model unless a run is in flight; the next `run` loads it again.
+
+        Why: an appliance is idle most of the day, and a tower it rarely needs (the image
+        tower, between imports and photo searches) holds a few hundred MB. Returns
+        whether it was released.
+        """
+        with self._state:
+            if not self._loaded or self._in_flight:
+                return False
+            self.close()
+            self._loaded = False
+        log.info("%s released after %.0f s idle", self.artifact.key, self.idle_s)
+        return True
 
     def _run_chunk(self, chunk: np.ndarray) -> np.ndarray:
         """Pad below the profile minimum (by repeating the last row), run, check the output."""

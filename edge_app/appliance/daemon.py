@@ -223,6 +223,14 @@ def _watchdog_loop(
         if notifier.watchdog_interval_s and worker.is_alive():
             notifier.notify("WATCHDOG=1")
         notifier.notify(f"STATUS={_status_line(ctx, jobs)}")
+        release_idle_image_tower(ctx)
+
+
+def release_idle_image_tower(ctx: AppContext) -> bool:
+    """Free the image tower after ``image_model_idle_s`` unused (the next use reloads it)."""
+    limit = ctx.settings.image_model_idle_s
+    runner = ctx.encoder.image_runner
+    return bool(limit) and runner.loaded and runner.idle_s >= limit and runner.release()
 
 
 class _ShutdownRequested(SystemExit):

@@ -106,9 +106,9 @@ def _with_int8w(root: Path, overlap: float, bf16: float | None = None) -> Path:
 def test_int8w_is_the_float_choice_on_any_cpu_when_it_agrees(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="engines"):
-        with engines.open(_with_int8w(tmp_path / "a", 0.99), cpu=AVX2) as enc:
-            assert _image(enc) == ("openvino", "int8w", False)
+    root = _with_int8w(tmp_path / "a", 0.99)
+    with caplog.at_level(logging.INFO, logger="engines"), engines.open(root, cpu=AVX2) as enc:
+        assert _image(enc) == ("openvino", "int8w", False)
     assert "image/openvino/int8w (int8w): eligible default" in caplog.text
     with engines.open(_with_int8w(tmp_path / "b", 0.99, bf16=0.98), cpu=BF16) as enc:
         assert _image(enc) == ("openvino", "int8w", True)
@@ -119,7 +119,7 @@ def test_int8w_is_the_float_choice_on_any_cpu_when_it_agrees(
 def test_int8w_below_the_gate_is_not_chosen(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="engines"):
-        with engines.open(_with_int8w(tmp_path, 0.90), cpu=AVX2) as enc:
-            assert _image(enc) == ("openvino", "fp32", False)
+    root = _with_int8w(tmp_path, 0.90)
+    with caplog.at_level(logging.INFO, logger="engines"), engines.open(root, cpu=AVX2) as enc:
+        assert _image(enc) == ("openvino", "fp32", False)
     assert "int8w: retrieval agreement 0.900 < 0.95" in caplog.text

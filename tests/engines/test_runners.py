@@ -181,3 +181,23 @@ def test_describe(image_runner: TowerRunner) -> None:
     info = image_runner.describe()
     assert info["tower"] == "image" and info["precision"] == "fp32" and info["device"] == "CPU"
     assert info["backend"] in BACKENDS
+
+
+def test_released_runner_loads_again_on_the_next_run(image_runner: TowerRunner) -> None:
+    """The daemon's idle release: the model is freed, and the next run reloads it."""
+    x = _pixels(2)
+    before = image_runner.run(x)
+    assert image_runner.loaded and image_runner.idle_s >= 0
+    assert image_runner.release() and not image_runner.loaded
+    assert not image_runner.release()  # nothing left to free
+    np.testing.assert_allclose(image_runner.run(x), before, atol=1e-6)
+    assert image_runner.loaded
+
+
+def test_a_run_in_flight_is_never_released(image_runner: TowerRunner) -> None:
+    image_runner._acquire()  # what run() does first: a run is now in flight
+    try:
+        assert not image_runner.release() and image_runner.loaded
+    finally:
+        image_runner._in_flight -= 1
+    assert image_runner.release()
