@@ -82,7 +82,7 @@ def test_fp16_int8_and_int8w_openvino_report_parity(tmp_path: Path) -> None:
     by_key = {a.key: a for a in m.artifacts}
     precisions = ("fp16", "int8", "int8w")
     assert set(by_key) == {f"{t}/openvino/{p}" for t in ("image", "text") for p in precisions}
-    gates = {"fp16": 0.99, "int8": 0.9, "int8w": 0.999}  # int8w: float compute, near fp32
+    gates = {"fp16": 0.99, "int8": 0.9, "int8w": 0.995}  # int8w: float compute
     for a in m.artifacts:
         assert a.parity is not None and a.parity.min_cosine >= gates[a.precision]
         assert a.agreement is not None  # what lets engines.open pick it by default
