@@ -223,3 +223,18 @@ def test_reader_is_not_blocked_by_an_open_write(lib: Library) -> None:
         reader.record_photos([(_meta("x.jpg"), _vec(3))], "B1")
     mode = sqlite3.connect(lib.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_text_lookup_starts_from_the_matching_lines_not_from_every_photo(lib: Library) -> None:
+    """Every plain search looks its words up in the OCR text: with many photos and little
+    text, a plan that walks the photos costs ~120 ms at 1M (docs/benchmarks/daemon-1m)."""
+    from edge_app.library import ocr_store
+
+    lib.record_photos([(_meta(f"p/{i}.jpg"), _vec(i)) for i in range(200)], "B1")
+    sql = (
+        f"SELECT l.photo_id FROM ocr_lines l {ocr_store._CURRENT} "
+        "WHERE l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH '\"dog\"')"
+    )
+    plan = [r["detail"] for r in lib._rows("EXPLAIN QUERY PLAN " + sql)]
+    assert plan[0].startswith(("SEARCH l ", "SCAN l ")), plan
+    assert lib.text_hits("dog") == []
