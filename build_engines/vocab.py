@@ -26,7 +26,8 @@ def vocab_path() -> Path:
             return candidate
     raise BuildError(
         f"{VOCAB_NAME} not found (open-clip-torch package folders: {folders or 'none'}): "
-        "pip install --no-deps open-clip-torch in the builder's environment"
+        "pip install open-clip-torch in the builder's environment (with --no-deps the "
+        "vocabulary is there too)"
     )
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs everything the project needs on this machine.
 # Idempotent: a stamp keyed by pyproject.toml and this script skips a finished install.
-#   scripts/bootstrap.sh           runtime + builder (torch CPU 2.13.0 from local disk)
+#   scripts/bootstrap.sh           runtime + builder (torch 2.14.1 + torchvision 0.29.1 from local disk)
 #   scripts/bootstrap.sh --test    also test tools, Chromium and systemd-analyze (Debian)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,28 +22,32 @@ pip_install() {
 STAMP=".venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$WANT_TEST"
 
 if [ ! -f "$STAMP" ]; then
-    # An unpinned torch would pull gigabytes of CUDA: pin the CPU build first.
-    log "installing torch==2.13.0 (CPU build)"
-    pip_install torch==2.13.0
+    # torch and torchvision pinned together, first: this machine's disk holds the wheels of
+    # torch 2.14.1 and torchvision 0.29.1 (a CUDA build, ~5.5 GB in the venv, runs on the CPU)
+    # and pip takes both from there; an unpinned torch would download gigabytes of CUDA. The
+    # CPU-only torch 2.13.0 on disk has no matching torchvision (PyPI's 0.28 fails beside it:
+    # "operator torchvision::nms does not exist"), and open_clip's MobileCLIP (timm FastViT)
+    # imports torchvision.
+    log "installing torch==2.14.1 torchvision==0.29.1"
+    pip_install torch==2.14.1 torchvision==0.29.1
     extras="onnx,openvino,ocr"
     [ "$WANT_TEST" = 1 ] && extras="$extras,test"
     log "installing the project with extras [$extras] and the builder's needs"
     pip_install -e ".[$extras]"
-    # open-clip-torch would pull torchvision (and a CUDA torch with it); the builder only
-    # needs its BPE vocabulary and (for open_clip checkpoints) its model code, so install
-    # it without dependencies and install the rest of the `build` extra explicitly.
+    # The `build` extra (open-clip-torch, timm, torchvision...: their deps resolve to the
+    # torch/torchvision installed above), less cn-clip, installed below without its deps.
     build_deps=$(.venv/bin/python - <<'PY'
 import tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["build"]
-print(" ".join(d for d in deps if not d.startswith(("open-clip-torch", "torch", "cn-clip"))))
+print(" ".join(d for d in deps if not d.startswith("cn-clip")))
 PY
 )
-    pip_install $build_deps
+    pip_install torch==2.14.1 torchvision==0.29.1 $build_deps
     # rapidocr-onnxruntime (Apache-2.0) is only the source of the PP-OCR model files that
     # `edge-build export --ocr` copies; its deps would pull the non-headless opencv-python.
     # cn-clip: Chinese-CLIP's BERT vocabulary (cn_clip/clip/vocab.txt) and reference
-    # tokenizer; its metadata pins lmdb/timm/torchvision, which the builder never imports.
-    pip_install --no-deps open-clip-torch tensorrt-stubs rapidocr-onnxruntime==1.4.4 cn-clip
+    # tokenizer; its metadata pins lmdb and other packages the builder never imports.
+    pip_install --no-deps tensorrt-stubs rapidocr-onnxruntime==1.4.4 cn-clip
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi

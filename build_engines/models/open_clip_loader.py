@@ -1,11 +1,13 @@
 """open_clip checkpoints (`open_clip:NAME:PRETRAINED` or a local dir with open_clip_config.json).
 
-open_clip is imported lazily: it needs torchvision, which the builder does not otherwise
-require, so a missing install only fails this model source, with the install hint.
+open_clip is imported lazily: it imports torchvision (and MobileCLIP's image towers need
+timm), which only this model source uses, so a missing or mismatched install (a torchvision
+built for another torch) fails only here, with the install hint.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,9 +19,10 @@ from build_engines.models.base import OPENAI_MEAN, OPENAI_STD, ClipTowers, Loade
 from build_engines.models.text_tokenizers import TokenizerSource
 from engines.manifest import ImageSpec, ModelInfo, TokenizerSpec
 
-INSTALL_HINT = "pip install open-clip-torch torchvision (matching your torch version)"
+INSTALL_HINT = "pip install open-clip-torch timm torchvision (matching your torch version)"
 MOBILECLIP_RANDOM = "MobileCLIP-S1"  # the smallest MobileCLIP config in open_clip with CLIP BPE
 OPEN_CLIP_CONFIG = "open_clip_config.json"
+RANDOM_SEED = 0
 
 
 def import_open_clip() -> ModuleType:
@@ -50,12 +53,19 @@ def is_open_clip_dir(path: Path) -> bool:
     return (path / OPEN_CLIP_CONFIG).is_file()
 
 
-def load_open_clip(name: str, pretrained: str | None) -> LoadedClip:
-    """`open_clip.create_model(name, pretrained)`; `name` may be `local-dir:/path`."""
+def load_open_clip(name: str, pretrained: str | None, seed: int | None = None) -> LoadedClip:
+    """`open_clip.create_model(name, pretrained)`; `name` may be `local-dir:/path`.
+
+    `seed` fixes random initialisation (random-weight builds must be the same model each
+    time they are loaded, or `edge-build verify --model` and `edge-bench` compare noise).
+    """
     open_clip = import_open_clip()
     _require_clip_tokenizer(open_clip, name)
     try:
-        model = open_clip.create_model(name, pretrained=pretrained, device="cpu")
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            model = open_clip.create_model(name, pretrained=pretrained, device="cpu")
     except (OSError, RuntimeError, ValueError) as exc:
         raise ModelLoadError(
             f"open_clip could not create {name!r} with pretrained={pretrained!r} ({exc}): "
@@ -89,13 +99,35 @@ def load_mobileclip_random() -> LoadedClip:
     """`mobileclip-random`: open_clip's MobileCLIP-S1 geometry (timm FastViT), random weights."""
     from dataclasses import replace
 
-    loaded = load_open_clip(MOBILECLIP_RANDOM, None)
+    loaded = load_open_clip(MOBILECLIP_RANDOM, None, seed=RANDOM_SEED)
     note = "MobileCLIP-S1 architecture with random weights: for speed benchmarks only"
     model_id = "mobileclip-random"
     loaded.info = replace(
         loaded.info, id=model_id, source=f"builtin:{model_id}", family="builtin", note=note
     )
     return loaded
+
+
+def save_small_mobileclip(path: Path, seed: int = RANDOM_SEED) -> Path:
+    """A seconds-to-export MobileCLIP of the same classes (tests), in open_clip's local-dir
+    layout: timm FastViT MCi0 image tower at 64 px, a 2-layer bidirectional text tower
+    (`no_causal_mask`) on CLIP's BPE vocabulary, and MobileCLIP's own preprocessing (mean 0,
+    std 1, bilinear). Load it with `--model DIR` like a downloaded open_clip checkpoint."""
+    open_clip = import_open_clip()
+    cfg = open_clip.get_model_config(MOBILECLIP_RANDOM)
+    cfg["embed_dim"] = 64
+    cfg["vision_cfg"].update(timm_model_name="fastvit_mci0", image_size=64)
+    cfg["text_cfg"].update(width=64, heads=2, layers=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        parts = {k: cfg[k] for k in ("embed_dim", "vision_cfg", "text_cfg")}
+        model = open_clip.create_model(MOBILECLIP_RANDOM, device="cpu", **parts)
+    preprocess = {"mean": [0.0] * 3, "std": [1.0] * 3, "interpolation": "bilinear"}
+    path.mkdir(parents=True, exist_ok=True)
+    config = {"model_cfg": cfg, "preprocess_cfg": {**preprocess, "resize_mode": "shortest"}}
+    (path / OPEN_CLIP_CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    torch.save(model.state_dict(), path / "open_clip_pytorch_model.bin")
+    return path
 
 
 def _require_clip_tokenizer(open_clip: ModuleType, name: str) -> None:
@@ -120,10 +152,15 @@ def _image_spec(model: torch.nn.Module) -> ImageSpec:
 
 
 def _embedding_dim(model: torch.nn.Module) -> int:
-    dim = getattr(model.visual, "output_dim", None)
-    if dim is None:
-        raise ModelLoadError("open_clip model has no visual.output_dim: unsupported architecture")
-    return int(dim)
+    """The shared embedding width: `visual.output_dim` (open_clip ViTs), else the text
+    tower's (timm image towers such as MobileCLIP's FastViT do not record it)."""
+    for owner in (model.visual, getattr(model, "text", None)):
+        dim = getattr(owner, "output_dim", None)
+        if dim is not None:
+            return int(dim)
+    raise ModelLoadError(
+        "open_clip model records no output_dim on its visual or text tower: unsupported architecture"
+    )
 
 
 def _model_id(name: str, pretrained: str | None) -> str:

@@ -1,27 +1,32 @@
 """Each encoder family exports, verifies and searches through the runtime.
 
-Small random configs of the real classes (transformers `ChineseCLIPModel`, `SiglipModel`)
-saved with `save_pretrained`, so the directory loaders, the tokenizer-as-data path
-(`hf_tokenizers`) and the parity gates are exercised in seconds. The full-size
-`*-random` builds use the same code with the published geometry (docs/MODELS.md).
+Small random configs of the real classes (transformers `ChineseCLIPModel`, `SiglipModel`,
+open_clip's MobileCLIP with a timm FastViT image tower) saved as checkpoint directories, so
+the directory loaders, the tokenizer-as-data path (`hf_tokenizers`, `clip_bpe` at a fixed
+context) and the parity gates are exercised in seconds. The full-size `*-random` builds use
+the same code with the published geometry (docs/MODELS.md, measured with `edge-bench`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import engines
 from build_engines.api import build_bundle, verify_bundle
 from build_engines.errors import ModelLoadError
 from build_engines.models import chinese_clip, load_model, siglip
+from build_engines.models.open_clip_loader import OpenClipTowers, save_small_mobileclip
 from build_engines.models.text_tokenizers import cn_clip_vocab, train_unigram
 from build_engines.shapes import ShapeSpec, render
 from build_engines.torch_backend import TorchEncoder
+from edge_bench.cli import main as bench_main
 from engines.bundle import load_bundle
 
 QUERIES = ["红色的圆形", "a red circle", "紅色的圓形 on blue", "", "超长" * 60]
@@ -133,27 +138,67 @@ def test_unsupported_model_type(tmp_path: Path) -> None:
         load_model(str(tmp_path))
 
 
-def _open_clip_reason() -> str | None:
-    try:
-        import open_clip  # noqa: F401
-    except (ImportError, RuntimeError) as exc:
-        return f"open_clip not importable here ({exc}): needs a torchvision matching torch"
-    return None
+@pytest.fixture(scope="module")
+def mobileclip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_small_mobileclip(tmp_path_factory.mktemp("mobileclip-small"))
 
 
-@pytest.mark.skipif(_open_clip_reason() is not None, reason=str(_open_clip_reason()))
-def test_mobileclip_random_exports(tmp_path: Path) -> None:
-    """MobileCLIP-S1 (timm FastViT + bidirectional text): exported at full context."""
-    out = build_bundle("mobileclip-random", tmp_path, targets=("onnx",), precisions=("fp32",))
-    m = load_bundle(out).manifest
+@pytest.fixture(scope="module")
+def mobileclip_bundle(mobileclip_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _built(mobileclip_dir, tmp_path_factory.mktemp("mobileclip-bundle"))
+
+
+def test_mobileclip_dir_exports_with_fixed_context(
+    mobileclip_bundle: Path, mobileclip_dir: Path
+) -> None:
+    """timm FastViT image tower + bidirectional text: CLIP BPE at the full 77 tokens."""
+    m = load_bundle(mobileclip_bundle).manifest
+    assert m.model.family == "open_clip"
     assert m.text.tokenizer.kind == "clip_bpe" and m.text.tokenizer.pad_to_context
-    assert m.image.size == 256 and all(
-        a.parity and a.parity.min_cosine >= 0.999 for a in m.artifacts
-    )
+    assert {a.inputs[0].shape for a in m.artifacts if a.tower == "text"} == {(-1, 77)}
+    assert m.image.mean == (0.0, 0.0, 0.0) and m.image.interpolation == "bilinear"
+    assert all(a.parity and a.parity.min_cosine >= 0.999 for a in m.artifacts)
+    for prefer in ("onnxruntime", "openvino"):
+        _runtime_matches_torch(mobileclip_bundle, mobileclip_dir, prefer)
 
 
-def test_mobileclip_without_open_clip_names_the_install() -> None:
-    if _open_clip_reason() is None:
-        pytest.skip("open_clip imports here: the error path cannot be reached")
-    with pytest.raises(ModelLoadError, match="open-clip-torch torchvision"):
+def test_mobileclip_verify_search_and_bench(
+    mobileclip_bundle: Path, mobileclip_dir: Path, tmp_path: Path
+) -> None:
+    reports = verify_bundle(mobileclip_bundle, model=str(mobileclip_dir))
+    assert reports and all(r.passed for r in reports)
+    with engines.open(mobileclip_bundle) as enc:
+        sims = enc.encode_text(QUERIES[:2]) @ enc.encode_images(_images()).T
+    assert sims.shape == (2, 2) and np.isfinite(sims).all()
+    rc = bench_main([
+        "engines", "--bundle", str(mobileclip_bundle), "--model", str(mobileclip_dir),
+        "--backends", "torch,onnxruntime,openvino", "--precision", "fp32", "--batch", "1",
+        "--samples", "2", "--min-seconds", "0", "--max-iters", "2", "--no-async",
+        "--out", str(tmp_path),
+    ])  # fmt: skip
+    rows = {r["key"]: r for r in json.loads((tmp_path / "engines.json").read_text())["rows"]}
+    assert rc == 0 and rows["torch/fp32"]["status"] == "ok"
+    for key in ("onnxruntime/fp32", "openvino/fp32"):
+        assert rows[key]["status"] == "ok", rows[key].get("reason")
+        assert rows[key]["parity"]["text"]["min_cosine"] > 0.999
+
+
+def test_mobileclip_random_has_the_published_geometry() -> None:
+    """`mobileclip-random` = MobileCLIP-S1 (paper: 21.5 M image + 63.4 M text), seeded."""
+    loaded, again = load_model("mobileclip-random"), load_model("mobileclip-random")
+    assert isinstance(loaded.model, OpenClipTowers) and isinstance(again.model, OpenClipTowers)
+    visual = loaded.model.clip.get_submodule("visual")
+    image_m = sum(p.numel() for p in visual.parameters()) / 1e6
+    text_m = sum(p.numel() for p in loaded.model.clip.parameters()) / 1e6 - image_m
+    assert round(image_m, 1) == 21.5 and round(text_m, 1) == 63.4
+    assert (loaded.image.size, loaded.embedding_dim, loaded.context_length) == (256, 512, 77)
+    assert loaded.tokenizer.spec.pad_to_context
+    reloaded = again.model.clip.get_submodule("visual")  # verify/bench reload it: same weights
+    pairs = zip(visual.parameters(), reloaded.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_mobileclip_without_open_clip_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "open_clip", None)  # `import open_clip` -> ImportError
+    with pytest.raises(ModelLoadError, match="open-clip-torch timm torchvision"):
         load_model("mobileclip-random")

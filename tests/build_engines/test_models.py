@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.abc
 import json
+import sys
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -93,11 +94,21 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
         load_model("openai/clip-vit-base-patch32-not-cached")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("torchvision") is not None, reason="open_clip is importable here"
-)
-def test_open_clip_without_torchvision_names_the_install() -> None:
-    with pytest.raises(ModelLoadError, match="pip install open-clip-torch torchvision"):
+class _BrokenTorchvision(importlib.abc.MetaPathFinder):
+    """`import open_clip` fails like it does beside a torchvision built for another torch."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "open_clip":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return None
+
+
+def test_open_clip_with_mismatched_torchvision_names_the_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "open_clip", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenTorchvision(), *sys.meta_path])
+    with pytest.raises(ModelLoadError, match=r"torchvision::nms.*pip install open-clip-torch"):
         load_model("open_clip:ViT-B-32:openai")
 
 
