@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from edge_app.context import AppContext
     from edge_app.settings import Settings
+    from edge_app.watch.service import WatchService
 
 log = logging.getLogger("edge_app.appliance.daemon")
 
@@ -226,6 +227,34 @@ def _watchdog_loop(
         release_idle_image_tower(ctx)
 
 
+def job_handlers(
+    ctx: AppContext, watch: WatchService, submit: Callable[[str], object]
+) -> dict[str, JobHandler]:
+    """Every job the daemon runs. Embeddings first (search works at once), then tags, then
+    text (OCR): after a re-index, and after any watcher job that embedded photos."""
+    from edge_app.enrich.ocr_job import ocr_handler, then_ocr
+    from edge_app.tags.jobs import index_then_tag_handler, tags_handler
+
+    reindex = then_ocr(index_then_tag_handler(ctx), lambda: submit("ocr"))
+    handlers = {"reindex": reindex, "tags": tags_handler(ctx), "ocr": ocr_handler(ctx)}
+    for kind, handler in watch.handlers().items():
+        handlers[kind] = _then_enrich(handler, submit)
+    return handlers
+
+
+def _then_enrich(handler: JobHandler, submit: Callable[[str], object]) -> JobHandler:
+    """Queue tags and OCR after ``handler`` when its report says photos were embedded."""
+
+    def run(stop: threading.Event, params: Mapping[str, Any]) -> Any:
+        result = handler(stop, params)
+        if not stop.is_set() and getattr(result, "encoded", 0) + getattr(result, "reused", 0):
+            submit("tags")  # the queue drops a duplicate of a job still waiting
+            submit("ocr")
+        return result
+
+    return run
+
+
 def release_idle_image_tower(ctx: AppContext) -> bool:
     """Free the image tower after ``image_model_idle_s`` unused (the next use reloads it)."""
     limit = ctx.settings.image_model_idle_s
@@ -315,14 +344,8 @@ def serve(
     settings.ensure_dirs()
     ctx = AppContext.open(settings)
     app = create_app(settings, ctx)
-    from edge_app.enrich.ocr_job import ocr_handler, then_ocr
-    from edge_app.tags.jobs import index_then_tag_handler, tags_handler
-
     watch = WatchService(ctx)
-    # Embeddings first (search works at once), then tags, then text (OCR).
-    reindex = then_ocr(index_then_tag_handler(ctx), lambda: jobs.submit("ocr"))
-    handlers = {"reindex": reindex, "tags": tags_handler(ctx), "ocr": ocr_handler(ctx)}
-    jobs = JobQueue({**handlers, **watch.handlers()}, threading.Event())
+    jobs = JobQueue(job_handlers(ctx, watch, lambda kind: jobs.submit(kind)), threading.Event())
     attach_jobs(app, jobs)
     app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
