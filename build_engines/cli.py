@@ -57,10 +57,17 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--model",
         required=True,
-        help="tiny | toy-shapes | vit-b-32-random | DIR | HF id | open_clip:NAME:PRETRAINED",
+        help="a built-in (tiny, toy-shapes, toy-shapes-bilingual, vit-b-32-random, "
+        "chinese-clip-vit-b-16-random, siglip-base-random, mobileclip-random), a checkpoint DIR, "
+        "a Hugging Face id or open_clip:NAME:PRETRAINED",
     )
     ex.add_argument("--out", required=True, type=Path, help="bundle directory to write")
-    ex.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16,int8 (default fp32)")
+    ex.add_argument(
+        "--precision",
+        default="fp32",
+        type=_csv,
+        help="fp32,fp16,int8,int8w (default fp32; int8w = OpenVINO int8 weights)",
+    )
     ex.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino,tensorrt")
     ex.add_argument(
         "--calib", type=Path, help="folder of photos (+captions.txt) for int8 and parity"

@@ -130,3 +130,18 @@ def test_cli_rejects_unknown_precision(tmp_path: Path, capsys: pytest.CaptureFix
 def test_manifest_json_is_plain_json(cli_bundle: Path) -> None:
     data = json.loads((cli_bundle / MANIFEST_NAME).read_text())
     assert data["schema_version"] == SCHEMA_VERSION and data["l2_normalized_in_graph"] is True
+
+
+def test_export_help_names_every_builtin_model_and_precision(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from build_engines.api import BUILD_PRECISIONS
+    from build_engines.models import BUILTINS
+
+    monkeypatch.setenv("COLUMNS", "500")  # argparse would wrap names at their hyphens
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in BUILTINS), text
+    assert all(p in text for p in BUILD_PRECISIONS), text
