@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from edge_app.appliance.daemon import MAX_REQUEST_HEADER_BYTES, create_server
-from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD, login
+from tests.webui.conftest import PASSWORD, indexed_context, login, real_settings
 from webui.app import create_app
 from webui.state import web_state
 
@@ -27,21 +26,11 @@ from webui.state import web_state
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator[Any]:
     from build_engines.shapes import write_folder
-    from edge_app.context import AppContext
 
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("errors") / "data",
-        bundle_dir=tiny_bundle,
-        backend_prefer="onnxruntime",
-        host="127.0.0.1",
-        batch_size=8,
-        decode_workers=1,
-    )
+    settings = real_settings(tmp_path_factory.mktemp("errors") / "data", tiny_bundle)
     write_folder(settings.library_dir, n=4, seed=3, size=(64, 64), fmt="jpg")
-    ctx = AppContext.open(settings)
-    ctx.index_library()
-    yield ctx
-    ctx.close()
+    with indexed_context(settings) as ctx:
+        yield ctx
 
 
 @pytest.fixture()

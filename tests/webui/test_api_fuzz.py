@@ -27,8 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from edge_app.appliance.daemon import JobQueue, create_server
-from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD
+from tests.webui.conftest import PASSWORD, indexed_context, real_settings
 from webui.api_spec import openapi_spec
 from webui.app import create_app
 from webui.state import attach_jobs, web_state
@@ -80,22 +79,11 @@ def _admin_only(method: str, path: str) -> bool:
 def context(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iterator[Any]:
     """A small indexed library (6 photos) shared by the servers of this module."""
     from build_engines.shapes import write_folder
-    from edge_app.context import AppContext
 
-    root = tmp_path_factory.mktemp("fuzz") / "data"
-    settings_ = Settings(
-        data_dir=root,
-        bundle_dir=tiny_bundle,
-        backend_prefer="onnxruntime",
-        host="127.0.0.1",
-        batch_size=8,
-        decode_workers=1,
-    )
+    settings_ = real_settings(tmp_path_factory.mktemp("fuzz") / "data", tiny_bundle)
     write_folder(settings_.library_dir, n=6, seed=7, size=(64, 64), fmt="jpg")
-    ctx = AppContext.open(settings_)
-    ctx.index_library()
-    yield ctx
-    ctx.close()
+    with indexed_context(settings_) as ctx:
+        yield ctx
 
 
 def _serve(ctx: Any, guest_access: bool) -> Iterator[str]:

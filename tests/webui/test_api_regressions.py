@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from edge_app.appliance.daemon import JobQueue
 from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD, login
-from webui.app import create_app
-from webui.state import attach_jobs, web_state
+from tests.webui.conftest import admin_app, login
+from webui.state import attach_jobs
 
 
 def test_retag_on_a_job_queue_without_a_tags_job_is_refused_not_a_500(web_app: Flask) -> None:
@@ -49,40 +51,31 @@ def test_put_labels_of_a_missing_label_set_is_a_404_not_a_500(
 ) -> None:
     """Replacing the labels of an unknown set failed on the labels' foreign key
     (LibraryError -> 500); now the set is looked up first."""
-    from edge_app.context import AppContext
-
-    settings = Settings(data_dir=tmp_path / "data", bundle_dir=tiny_bundle, host="127.0.0.1")
-    ctx = AppContext.open(settings)
-    try:
-        app = create_app(settings, ctx)
-        web_state(app).passwords.set_password(PASSWORD)
-        client = app.test_client()
-        token = login(client)
+    with _admin_client(tmp_path, tiny_bundle) as (client, token):
         response = client.put(
             "/api/label-sets/0", json={"labels": ["dent"]}, headers={"X-CSRF-Token": token}
         )
         assert response.status_code == 404, response.get_data(as_text=True)
         assert "label set 0 does not exist" in response.get_json()["error"]
-    finally:
-        ctx.close()
 
 
 def test_label_example_ids_beyond_sqlite_integers_are_a_404_not_a_500(
     tmp_path: Path, tiny_bundle: Path
 ) -> None:
     """``"examples": [2**63]`` reached sqlite3 as an OverflowError (a 500)."""
-    from edge_app.context import AppContext
-
-    settings = Settings(data_dir=tmp_path / "data", bundle_dir=tiny_bundle, host="127.0.0.1")
-    ctx = AppContext.open(settings)
-    try:
-        app = create_app(settings, ctx)
-        web_state(app).passwords.set_password(PASSWORD)
-        client = app.test_client()
-        token = login(client)
+    with _admin_client(tmp_path, tiny_bundle) as (client, token):
         body = {"name": "defects", "labels": [{"name": "dent", "examples": [2**63]}]}
         response = client.post("/api/label-sets", json=body, headers={"X-CSRF-Token": token})
         assert response.status_code == 404, response.get_data(as_text=True)
         assert client.get("/api/label-sets").get_json() == {"sets": []}
-    finally:
-        ctx.close()
+
+
+@contextmanager
+def _admin_client(tmp_path: Path, bundle: Path) -> Iterator[tuple[FlaskClient, str]]:
+    """An admin session (client, CSRF token) on a real context over an empty library."""
+    from edge_app.context import AppContext
+
+    settings = Settings(data_dir=tmp_path / "data", bundle_dir=bundle, host="127.0.0.1")
+    with AppContext.open(settings) as ctx:
+        client = admin_app(settings, ctx).test_client()
+        yield client, login(client)

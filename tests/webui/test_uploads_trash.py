@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +17,7 @@ from flask.testing import FlaskClient
 
 from build_engines.shapes import random_specs, render
 from edge_app.settings import Settings
-from tests.webui.conftest import PASSWORD, login
-from webui.app import create_app
-from webui.state import web_state
+from tests.webui.conftest import admin_app, indexed_photos, login
 
 Shapes = list[tuple[Path, Any]]
 
@@ -30,31 +27,14 @@ def indexed(
     tmp_path_factory: pytest.TempPathFactory, toy_bundle: Path, shapes_photos: Shapes
 ) -> Iterator[tuple[Settings, Any]]:
     """Its own indexed library (these tests move files), opened once per module."""
-    from edge_app.context import AppContext
-
     root = tmp_path_factory.mktemp("uploads") / "data"
-    settings = Settings(
-        data_dir=root,
-        bundle_dir=toy_bundle,
-        backend_prefer="onnxruntime",
-        host="127.0.0.1",
-        batch_size=8,
-        decode_workers=1,
-    )
-    settings.library_dir.mkdir(parents=True)
-    for path, _spec in shapes_photos[:24]:
-        shutil.copy2(path, settings.library_dir / path.name)
-    ctx = AppContext.open(settings)
-    ctx.index_library()
-    yield settings, ctx
-    ctx.close()
+    with indexed_photos(root, toy_bundle, shapes_photos[:24]) as pair:
+        yield pair
 
 
 def _app(settings: Settings, ctx: Any) -> Flask:
-    app = create_app(settings, ctx)
+    app = admin_app(settings, ctx)
     app.config["TESTING"] = True
-    if not web_state(app).passwords.is_set():
-        web_state(app).passwords.set_password(PASSWORD)
     return app
 
 

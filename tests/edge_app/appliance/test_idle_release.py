@@ -12,17 +12,14 @@ from edge_app.appliance.daemon import release_idle_image_tower
 from edge_app.context import AppContext
 from edge_app.errors import ConfigError
 from edge_app.settings import Settings
+from tests.edge_app.appliance.conftest import empty_library
 from tests.edge_app.watch.harness import write_jpeg
 
 
 def test_daemon_frees_the_idle_image_tower_and_search_reloads_it(
     tmp_path: Path, tiny_bundle: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data", bundle_dir=tiny_bundle, backend_prefer="onnxruntime",
-        image_model_idle_s=0.2,
-    )  # fmt: skip
-    settings.library_dir.mkdir(parents=True)
+    settings = empty_library(tmp_path, tiny_bundle, image_model_idle_s=0.2)
     write_jpeg(settings.library_dir / "a.jpg", seed=1)
     with AppContext.open(settings) as ctx:
         ctx.index_library()

@@ -7,19 +7,15 @@ from pathlib import Path
 
 from edge_app.appliance.daemon import job_handlers
 from edge_app.context import AppContext
-from edge_app.settings import Settings
 from edge_app.watch.service import RESCAN_JOB, WATCH_JOB, WatchService
+from tests.edge_app.appliance.conftest import empty_library
 from tests.edge_app.watch.harness import write_jpeg
 
 
 def test_watched_changes_are_tagged_and_read_like_a_reindex(
     tmp_path: Path, tiny_bundle: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data", bundle_dir=tiny_bundle, backend_prefer="onnxruntime",
-        watch_settle_s=0.0,
-    )  # fmt: skip
-    settings.library_dir.mkdir(parents=True)
+    settings = empty_library(tmp_path, tiny_bundle, watch_settle_s=0.0)
     queued: list[str] = []
     with AppContext.open(settings) as ctx:
         handlers = job_handlers(ctx, WatchService(ctx), queued.append)
