@@ -170,15 +170,25 @@ class VectorIndex:
         self, queries: np.ndarray, found: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` of each row of candidate ids by exact cosine with the stored vectors."""
-        assert self.exact is not None
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
+        stored = self._fetch(found)
         for q, row in enumerate(found):
-            have, vectors = self.exact(row[row >= 0].tolist())
-            exact = vectors @ queries[q] if len(have) else np.zeros(0, np.float32)
+            have, exact = _exact_scores(queries[q], row, *stored)
             order = np.lexsort((have, -exact))[:k]
             scores[q, : len(order)], ids[q, : len(order)] = exact[order], have[order]
         return scores, ids
+
+    def _fetch(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors of every candidate of every query in one fetch, sorted by id:
+        a batch of queries (the duplicate finder sends 4,096) costs one SQLite read."""
+        assert self.exact is not None
+        wanted = np.unique(candidates[candidates >= 0])
+        if not len(wanted):
+            return wanted, np.zeros((0, self.dim), np.float32)
+        have, vectors = self.exact(wanted.tolist())
+        order = np.argsort(have, kind="stable")
+        return have[order], vectors[order]
 
     def range_search(
         self, queries: np.ndarray, threshold: float, allowed: np.ndarray | None = None
@@ -193,13 +203,12 @@ class VectorIndex:
             sel, params = self._params(allowed)
             lims, scores, ids = self._index.range_search(queries, radius, params=params)
             del sel
+        stored = self._fetch(ids) if rerank else None
         out = []
         for q in range(len(queries)):
             s, i = scores[lims[q] : lims[q + 1]], ids[lims[q] : lims[q + 1]]
-            if rerank and len(i):
-                assert self.exact is not None
-                i, vectors = self.exact(i.tolist())
-                s = vectors @ queries[q]
+            if stored is not None:
+                i, s = _exact_scores(queries[q], i, *stored)
                 s, i = s[s >= threshold], i[s >= threshold]
             order = np.lexsort((i, -s))
             out.append((s[order], i[order]))
@@ -260,6 +269,17 @@ class VectorIndex:
         return index
 
 
+def _exact_scores(
+    query: np.ndarray, row: np.ndarray, have: np.ndarray, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, exact cosines) of the candidates in ``row`` that have a stored vector;
+    ``have`` (sorted) and ``vectors`` come from `VectorIndex._fetch`."""
+    pos = np.searchsorted(have, row)
+    known = pos < len(have)
+    known[known] = have[pos[known]] == row[known]
+    return row[known], (vectors[pos[known]] @ query).astype(np.float32)
+
+
 def _as_ids(ids: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
 
@@ -310,16 +330,16 @@ class IndexStore:
     def open(self, library: EmbeddingSource, bundle_id: str, dim: int) -> VectorIndex:
         """Load the saved index if it is current, else rebuild from SQLite and save it."""
         generation = library.index_generation()
+        stored = library.count_embeddings(bundle_id)  # a full COUNT: once (1M rows at 1M photos)
         try:
             index = self.load(bundle_id, generation, dim)
-            if len(index) != library.count_embeddings(bundle_id):
+            if len(index) != stored:
                 raise VectorIndexError(
-                    f"index holds {len(index)} vectors but the library has "
-                    f"{library.count_embeddings(bundle_id)} for {bundle_id}"
+                    f"index holds {len(index)} vectors but the library has {stored} for {bundle_id}"
                 )
         except VectorIndexError as exc:
             log.log(
-                _rebuild_level(library.count_embeddings(bundle_id)),
+                _rebuild_level(stored),
                 "vector index in %s unusable (%s): rebuilding from SQLite",
                 self.index_dir,
                 exc,

@@ -70,6 +70,14 @@ def test_exact_rerank_gives_stored_scores_and_the_recall_target() -> None:
     [(near, near_ids)] = index.range_search(queries[:1], 0.9)
     want = ids[vecs @ queries[0] >= 0.9]
     assert set(near_ids) == set(want) and (near >= 0.9).all()
+    batch = index.range_search(queries[:20], 0.85)  # one stored-vector fetch for all 20
+    hit = total = 0
+    for q, (got_scores, got_ids) in zip(queries[:20], batch, strict=True):
+        want = set(ids[vecs @ q >= 0.85].tolist())
+        assert set(got_ids.tolist()) <= want  # approximate (probed lists), never wrong
+        assert np.allclose(got_scores, [vecs[row[int(i)]] @ q for i in got_ids], atol=1e-6)
+        hit, total = hit + len(got_ids), total + len(want)
+    assert hit >= 0.9 * total
 
 
 def test_codes_take_a_quarter_of_float32() -> None:
