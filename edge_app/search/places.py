@@ -56,9 +56,12 @@ class _Index:
         self.all = self.table.tree()
         self.big = self.table.tree(BIG_CITY_POPULATION)
 
-    def nearest(self, xyz: np.ndarray, big: bool) -> np.ndarray:
+    def nearest(self, xyz: np.ndarray, big: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(great-circle km, row) of each point's nearest place (of 100 000+ if ``big``)."""
         tree, rows = self.big if big else self.all
-        return np.asarray(rows[tree.query(xyz, k=1)[1]])
+        chord, found = tree.query(xyz, k=1)
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.asarray(chord) / 2))
+        return km, np.asarray(rows[found])
 
 
 @functools.cache
@@ -68,16 +71,6 @@ def _index() -> _Index:
 
 def _valid(lat: float, lon: float) -> bool:
     return math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180
-
-
-def _km(a: Sequence[float], b: Sequence[float]) -> float:
-    """Great-circle distance (haversine)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 def lookup(points: Sequence[tuple[float, float]]) -> list[Place]:
@@ -91,12 +84,9 @@ def lookup(points: Sequence[tuple[float, float]]) -> list[Place]:
     xyz = geonames.unit_vectors(lat, lon)
     with _LOCK:  # the table is loaded on first use
         index = _index()
-    near, big = index.nearest(xyz, big=False), index.nearest(xyz, big=True)
+    (_, near), (big_km, big) = index.nearest(xyz, big=False), index.nearest(xyz, big=True)
+    rows = np.where(big_km <= CITY_RADIUS_KM, big, near).tolist()
     table = index.table
-    rows = [
-        int(b) if _km(p, _latlon(table.xyz[b])) <= CITY_RADIUS_KM else int(n)
-        for p, n, b in zip(points, near, big, strict=True)
-    ]
     return [
         Place(
             city=_ARRONDISSEMENT.sub("", table.city(r)),
@@ -106,12 +96,6 @@ def lookup(points: Sequence[tuple[float, float]]) -> list[Place]:
         )
         for r in rows
     ]
-
-
-def _latlon(xyz: np.ndarray) -> tuple[float, float]:
-    return math.degrees(math.asin(float(xyz[2]))), math.degrees(
-        math.atan2(float(xyz[1]), float(xyz[0]))
-    )
 
 
 def lookup_one(lat: float, lon: float) -> Place:
