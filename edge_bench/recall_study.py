@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge_app.search.ivf import recall_at_k, single_batch
 from edge_bench.search_bench import clustered_vectors
 from edge_bench.stats import summarize
 
@@ -80,15 +81,16 @@ def _moved(x: np.ndarray, seed: int) -> np.ndarray:
     return (y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _batches(xb: np.ndarray) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
-    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for start in range(0, len(xb), 4096):
-            yield (
-                np.arange(start, min(len(xb), start + 4096), dtype=np.int64),
-                xb[start : start + 4096],
-            )
-
-    return batches
+def _one_by_one(
+    search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], xq: np.ndarray
+) -> tuple[np.ndarray, list[float]]:
+    """Top-K ids of each query, searched one per call as the search box does, and the ms."""
+    found, times = [], []
+    for q in xq:
+        t = time.perf_counter()
+        found.append(search(q[None, :], K)[1][0])
+        times.append((time.perf_counter() - t) * 1000)
+    return np.stack(found), times
 
 
 def measure(
@@ -104,7 +106,8 @@ def measure(
         return wanted, xb[wanted]
 
     t0 = time.perf_counter()
-    index = VectorIndex.build_from(_batches(xb), len(xb), xb.shape[1], cfg.ann_threshold, exact)
+    batches = single_batch(np.arange(len(xb), dtype=np.int64), xb)
+    index = VectorIndex.build_from(batches, len(xb), xb.shape[1], cfg.ann_threshold, exact)
     build_s = time.perf_counter() - t0
     flat = faiss.IndexFlatIP(xb.shape[1])
     flat.add(xb)
@@ -117,19 +120,8 @@ def measure(
     }  # fmt: skip
     for kind, xq in queries.items():
         truth = flat.search(xq, K)[1]
-        found = np.stack([index.search(q, K)[1][0] for q in xq])
-        times = []
-        for q in xq[:100]:
-            t = time.perf_counter()
-            index.search(q, K)
-            times.append((time.perf_counter() - t) * 1000)
-        exact_ms = []
-        for q in xq[:20]:
-            t = time.perf_counter()
-            flat.search(q[None, :], K)
-            exact_ms.append((time.perf_counter() - t) * 1000)
-        from edge_app.search.ivf import recall_at_k
-
+        found, times = _one_by_one(index.search, xq)
+        _, exact_ms = _one_by_one(flat.search, xq[:20])
         row["queries"][kind] = {
             "n": len(xq),
             "recall_at_10": round(recall_at_k(found, truth), 4),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from edge_app.search.ivf import recall_at_k
 from edge_bench.stats import summarize, throughput
 
 K = 10
@@ -113,12 +114,6 @@ def _set_search_params(index: Any, params: dict[str, Any]) -> None:
 def _rss_mb() -> float:
     gc.collect()
     return float(psutil.Process().memory_info().rss) / 2**20
-
-
-def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    """Mean fraction of the exact top-k that the approximate top-k also returned."""
-    hits = [len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True)]
-    return float(np.mean(hits)) / truth.shape[1]
 
 
 def _build(
