@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from build_engines.captions import GENERIC_CAPTIONS
 from build_engines.errors import BuildError, ConversionError
 from build_engines.models.base import LoadedClip
 from engines.preprocess import ImagePreprocessor
@@ -23,20 +24,6 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 CAPTIONS_FILE = "captions.txt"
 GENERATED_SEED = 20240607
-GENERIC_CAPTIONS = (
-    "a photo of a dog playing on the beach",
-    "two people hiking in the mountains at sunset",
-    "a birthday cake with candles",
-    "a city street at night with cars and lights",
-    "a cat sleeping on a sofa",
-    "snow covered trees in the forest",
-    "a plate of pasta with tomato sauce",
-    "children playing football in a park",
-    "an old castle on a hill",
-    "a screenshot of a spreadsheet",
-    "",
-    "a very long caption " + "that keeps going " * 20,
-)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from edge_app.indexing.pipeline import Indexer, IndexReport
 from edge_app.indexing.progress import Progress
 from edge_app.indexing.roots import sync_config_roots
 from edge_app.library.store import Library
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 from engines.closing import Closing
 

@@ -33,18 +33,19 @@ def _modules(package: str) -> dict[str, Path]:
 ALL = {name: path for pkg in PACKAGES for name, path in _modules(pkg).items()}
 
 
-def _module_level_imports(name: str, path: Path) -> set[str]:
-    """First-party modules imported at module level (incl. under `if TYPE_CHECKING:`)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    is_pkg = path.name == "__init__.py"
+def _imports(name: str, path: Path) -> set[str]:
+    """First-party modules imported anywhere in the file: module level, under `if
+    TYPE_CHECKING:` and inside functions (a deferred import still ties the two modules)."""
+    return _imports_in(
+        ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py"
+    )
+
+
+def _imports_in(tree: ast.AST, name: str, is_pkg: bool) -> set[str]:
     base = name if is_pkg else name.rpartition(".")[0]
     out: set[str] = set()
-    nodes: list[ast.stmt] = list(tree.body)
-    while nodes:
-        node = nodes.pop()
-        if isinstance(node, ast.If):
-            nodes.extend(node.body + node.orelse)
-        elif isinstance(node, ast.Import):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
@@ -82,7 +83,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycles_between_modules() -> None:
     # A package importing its own submodules (`__init__` -> child) is not a cycle between modules.
     graph = {
-        name: {m for m in _module_level_imports(name, path) if not m.startswith(name + ".")}
+        name: {m for m in _imports(name, path) if not m.startswith(name + ".")}
         for name, path in ALL.items()
     }
     assert _cycle(graph) is None, f"import cycle: {' -> '.join(_cycle(graph) or [])}"
@@ -90,6 +91,18 @@ def test_no_import_cycles_between_modules() -> None:
 
 def test_cycle_detector_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_imports_inside_functions_count() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from edge_app.settings import Settings\n"
+        "def f():\n    from edge_app.errors import EdgeError\n"
+        "    def g():\n        from .. import context\n"
+    )
+    found = _imports_in(ast.parse(source), "edge_app.cli.main", is_pkg=False)
+    assert {"edge_app.settings", "edge_app.errors", "edge_app.context"} <= found
+    assert "edge_app.cli.main" not in found
 
 
 def test_edge_app_top_level_stays_small() -> None:
@@ -131,3 +144,10 @@ def test_architecture_doc_names_every_edge_app_module() -> None:
     ]
     unnamed = sorted(m for m in modules if f"`{m}`" not in doc)
     assert not unnamed, f"edge_app modules missing from docs/ARCHITECTURE.md: {unnamed}"
+
+
+def test_modules_stay_readable_in_size() -> None:
+    long = {
+        n: c for n, p in ALL.items() if (c := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, f"modules over 400 lines (split them by job): {long}"

@@ -131,7 +131,7 @@ def cn_clip_vocab() -> Path:
 def default_corpus() -> list[str]:
     """Shapes captions + generic photo captions: enough text to train a small vocabulary."""
     from build_engines import shapes
-    from build_engines.calibration import GENERIC_CAPTIONS
+    from build_engines.captions import GENERIC_CAPTIONS
 
     texts = [
         c

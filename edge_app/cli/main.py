@@ -21,21 +21,30 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
+from edge_app.cli.exits import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CONFIG,
+    EXIT_ENGINE,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    stop_on_signals,
+)
 from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
+from edge_app.cli.status import status_args, status_command
 from edge_app.errors import (
     ConfigError,
     EdgeError,
@@ -51,9 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edge_app.cli.main")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ENGINE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
-EXIT_CONFIG, EXIT_INTERRUPTED = 78, 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 #: Most specific first: the first matching class decides the exit code.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, EXIT_CONFIG),
@@ -165,23 +171,6 @@ def _open_context(settings: Settings) -> Iterator[AppContext]:
         ctx.close()
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C / SIGTERM ask the indexer to checkpoint instead of dying mid-batch."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        _err(f"{signal.Signals(signum).name}: finishing the current batch, then stopping")
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 # ------------------------------------------------------------------------------ index
 def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="folders/files inside a photo root")
@@ -193,7 +182,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 
     paths = [p.resolve() for p in args.paths] or None
     quiet = args.json or not sys.stderr.isatty()
-    with _open_context(settings) as ctx, _stop_on_signals() as stop, TqdmBar(disable=quiet) as bar:
+    with _open_context(settings) as ctx, stop_on_signals() as stop, TqdmBar(disable=quiet) as bar:
         ctx.progress.add_listener(bar)
         report = ctx.index_library(paths, stop_event=stop)
     if args.json:
@@ -297,70 +286,6 @@ def _duplicates(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-# ----------------------------------------------------------------------------- status
-def _status_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print status as JSON")
-
-
-def _status(args: argparse.Namespace, settings: Settings) -> int:
-    """Counts from SQLite and the bundle's manifest; loads no model (instant)."""
-    data = status_data(settings)
-    if args.json:
-        _json(data)
-        return EXIT_OK
-    counts, bundle = data["photos"], data["bundle"]
-    _out(f"library  {settings.library_dir}")
-    indexed, pending, errors = counts["indexed"], counts["pending"], counts["error"]
-    _out(f"photos   {indexed} indexed, {pending} pending, {errors} not indexable")
-    if bundle is None:
-        _out("bundle   none: run `edge-app demo`, or pass --bundle DIR")
-    else:
-        _out(f"bundle   {bundle['model']} ({bundle['id']}) {bundle['note']}".rstrip())
-    _out(f"index    generation {data['index_generation']}")
-    tags = data.get("tags") or {}
-    _out(
-        f"tags     {tags.get('tags', 0)} on {tags.get('tagged_photos', 0)} photos "
-        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets)"
-    )
-    for item in data["errors"]:
-        _out(f"  not indexed: {item['path']}: {item['reason']}")
-    return EXIT_OK
-
-
-def status_data(settings: Settings) -> dict[str, Any]:
-    """What `edge-app status` reports (also handy for scripts)."""
-    from edge_app.library.store import Library
-    from engines.errors import BundleError
-    from engines.manifest import Manifest
-
-    data: dict[str, Any] = {"data_dir": str(settings.data_dir), "bundle": None}
-    try:
-        manifest = Manifest.load(settings.bundle_dir)
-        data["bundle"] = {
-            "id": manifest.bundle_id,
-            "model": manifest.model.id,
-            "note": manifest.model.note,
-        }
-    except BundleError as exc:
-        log.info("no usable bundle: %s", exc)
-    if not settings.db_path.is_file():
-        return {
-            **data,
-            "photos": {"indexed": 0, "pending": 0, "error": 0},
-            "index_generation": 0,
-            "errors": [],
-        }
-    with Library.open_reader(settings.db_path) as library:
-        data["photos"] = library.counts_by_status()
-        data["tags"] = library.tag_totals()
-        data["index_generation"] = library.index_generation()
-        data["ocr"] = library.ocr_counts()
-        data["errors"] = [
-            {"path": p.rel_path, "reason": p.error_reason} for p in library.list_errors(limit=20)
-        ]
-    return data
-
-
 # ------------------------------------------------------------------------------- demo
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--photos", type=Path, help="your own photo folder (default: samples)")
@@ -397,7 +322,11 @@ SUBCOMMANDS: list[Subcommand] = [
         "duplicates", "list groups of near-duplicate photos", _duplicates_args, _duplicates, True
     ),
     Subcommand(
-        "status", "library, bundle and index status (loads no model)", _status_args, _status, True
+        "status",
+        "library, bundle and index status (loads no model)",
+        status_args,
+        status_command,
+        True,
     ),
     Subcommand(
         "roots",

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from edge_app.cli.exits import EXIT_INTERRUPTED, EXIT_OK, stop_on_signals
 from edge_app.settings import Settings
 
 
@@ -17,7 +18,6 @@ def ocr_args(p: argparse.ArgumentParser) -> None:
 
 def ocr(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pass on photos not read yet; exit 0 (130 when stopped by a signal)."""
-    from edge_app.cli.main import EXIT_INTERRUPTED, EXIT_OK, _stop_on_signals
     from edge_app.enrich.ocr_pass import run_ocr
     from edge_app.indexing.progress import TqdmBar
     from edge_app.library.store import Library
@@ -27,7 +27,7 @@ def ocr(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(library.ocr_counts()))
             return EXIT_OK
         quiet = args.json or not sys.stderr.isatty()
-        with _stop_on_signals() as stop, TqdmBar("reading text", disable=quiet) as bar:
+        with stop_on_signals() as stop, TqdmBar("reading text", disable=quiet) as bar:
             from edge_app.indexing.progress import Progress
 
             progress = Progress()

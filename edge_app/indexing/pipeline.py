@@ -48,7 +48,7 @@ from edge_app.indexing.progress import IndexReport, Progress
 from edge_app.indexing.scanner import Diff, ScannedFile, ScanResult
 from edge_app.library.records import KnownFile
 from edge_app.library.store import Library, PhotoMeta
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 
 log = logging.getLogger(__name__)

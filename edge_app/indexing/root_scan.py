@@ -36,7 +36,7 @@ from edge_app.indexing.scanner import ScanResult, SkippedPath
 from edge_app.library.records import KnownFile
 from edge_app.library.roots import Root, split_key, to_key
 from edge_app.library.store import Library
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 
 log = logging.getLogger(__name__)

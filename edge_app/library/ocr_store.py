@@ -24,38 +24,6 @@ from edge_app.library.records import utc_now
 OCR_STATES = ("done", "no_text", "failed")
 MIN_TRIGRAM = 3
 
-OCR_SCHEMA = (
-    """CREATE TABLE ocr_status (
-        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
-        sha256 TEXT,
-        state TEXT NOT NULL CHECK (state IN ('done', 'no_text', 'failed')),
-        reason TEXT,
-        engine TEXT,
-        lines INTEGER NOT NULL DEFAULT 0,
-        seconds REAL,
-        updated_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX idx_ocr_status_state ON ocr_status(state)",
-    """CREATE TABLE ocr_lines (
-        id INTEGER PRIMARY KEY,
-        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-        line_no INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        score REAL NOT NULL,
-        box TEXT NOT NULL,
-        UNIQUE (photo_id, line_no)
-    )""",
-    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
-        text, content='ocr_lines', content_rowid='id', tokenize='trigram'
-    )""",
-    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(rowid, text) VALUES (new.id, new.text);
-    END""",
-    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END""",
-)
-
 # A line counts only while its status row matches the photo's current content.
 # CROSS JOIN fixes the join order (SQLite keeps it): start from the matching lines. Left
 # free, the planner walked every indexed photo first: 12 ms at 100k photos, ~120 ms at 1M,

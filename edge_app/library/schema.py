@@ -130,11 +130,42 @@ def _v3_photo_roots(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photos_root ON photos(root_id)")
 
 
+_OCR_SCHEMA = (  # the SQL is here, not in ocr_store.py: ocr_store imports the connection
+    """CREATE TABLE ocr_status (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        sha256 TEXT,
+        state TEXT NOT NULL CHECK (state IN ('done', 'no_text', 'failed')),
+        reason TEXT,
+        engine TEXT,
+        lines INTEGER NOT NULL DEFAULT 0,
+        seconds REAL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_ocr_status_state ON ocr_status(state)",
+    """CREATE TABLE ocr_lines (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        line_no INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        score REAL NOT NULL,
+        box TEXT NOT NULL,
+        UNIQUE (photo_id, line_no)
+    )""",
+    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        text, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+)
+
+
 def _v4_ocr_text(conn: sqlite3.Connection) -> None:
     """Recognised text (OCR) per photo: status, lines with boxes, FTS5 trigram index."""
-    from edge_app.library.ocr_store import OCR_SCHEMA
-
-    for statement in OCR_SCHEMA:
+    for statement in _OCR_SCHEMA:
         conn.execute(statement)
 
 

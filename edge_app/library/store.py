@@ -13,7 +13,7 @@ place decides transactions, locking and schema. Concurrency model (SQLite WAL):
 Embeddings are stored as float16 blobs (half the disk of float32, far below CLIP's own
 noise) and come back as re-normalised float32. ``meta.index_generation`` is bumped in the
 same transaction as every change to the stored embeddings, so the FAISS file saved with
-a generation number can be proved current (see `edge_app.search.vector_index.IndexStore`).
+a generation number can be proved current (see `edge_app.search.index_store.IndexStore`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_app.errors import QueryError
-from edge_app.search.vector_index import EmbeddingSource, VectorIndex
+from edge_app.search.index_store import EmbeddingSource
+from edge_app.search.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -15,25 +15,24 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edge_app.errors import ImageDecodeError, NotFoundError, QueryError
-from edge_app.library.store import Library, Photo, PhotoFilter
+from edge_app.library.store import Library, PhotoFilter
 from edge_app.search.duplicates import DuplicateGroup, find_duplicates
+from edge_app.search.index_store import IndexStore
 from edge_app.search.query import ParsedQuery, parse_query
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.results import SearchPage, SearchResult, check_paging
+from edge_app.search.text_search import search_with_text
 from edge_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_LIMIT = 500
-MAX_OFFSET = 100_000
 SCORE_EPS = 1e-6  # float noise between two FAISS kernels computing the same cosine
 
 
@@ -44,55 +43,6 @@ class QueryEncoder(Protocol):
     def bundle_id(self) -> str: ...
     def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
     def encode_images(self, imgs: Sequence[Image.Image]) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One hit with the metadata the web UI shows next to the thumbnail."""
-
-    photo_id: int
-    score: float
-    rel_path: str
-    folder: str
-    width: int | None
-    height: int | None
-    taken_at: datetime | None
-    camera: str | None
-    gps_lat: float | None
-    gps_lon: float | None
-    thumb_path: str | None
-    sha256: str | None
-    text_match: str | None = None  # the recognised line that matched (OCR), if any
-
-    @classmethod
-    def from_photo(cls, photo: Photo, score: float) -> SearchResult:
-        return cls(
-            photo_id=photo.id, score=score, rel_path=photo.rel_path, folder=photo.folder,
-            width=photo.width, height=photo.height, taken_at=photo.taken_at,
-            camera=photo.camera, gps_lat=photo.gps_lat, gps_lon=photo.gps_lon,
-            thumb_path=photo.thumb_path, sha256=photo.sha256,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of ranked results."""
-
-    results: tuple[SearchResult, ...]
-    total: int
-    offset: int
-    limit: int
-    has_more: bool
-
-    @property
-    def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.has_more else None
-
-    def __iter__(self) -> Iterator[SearchResult]:
-        return iter(self.results)
-
-    def __len__(self) -> int:
-        return len(self.results)
 
 
 class SearchService:
@@ -112,8 +62,6 @@ class SearchService:
         offset: int = 0, min_score: float | None = None,
     ) -> SearchPage:  # fmt: skip
         """Parse and run a query string (see `edge_app.search.query` for the grammar)."""
-        from edge_app.search.text_search import search_with_text
-
         parsed = parse_query(query)
         if parsed.tags:
             photo_filter = self._with_tags(photo_filter, parsed.tags)
@@ -164,7 +112,7 @@ class SearchService:
         self, photo_filter: PhotoFilter, *, limit: int = 50, offset: int = 0
     ) -> SearchPage:
         """Photos carrying all of the filter's tags, best summed tag score first."""
-        _check_paging(limit, offset)
+        check_paging(limit, offset)
         allowed = self.library.filter_ids(photo_filter)
         scores = self.library.tag_scores([int(i) for i in allowed], photo_filter.tags)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -200,7 +148,7 @@ class SearchService:
         offset: int = 0, min_score: float | None = None, exclude: Sequence[int] = (),
     ) -> SearchPage:  # fmt: skip
         """Rank photos by cosine similarity to ``vector`` within ``photo_filter``."""
-        _check_paging(limit, offset)
+        check_paging(limit, offset)
         index = self.store.current()
         allowed = (
             None
@@ -283,13 +231,6 @@ class SearchService:
             raise ImageDecodeError(f"the upload is not a usable image ({exc})") from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageDecodeError(f"the upload is a damaged image ({exc})") from exc
-
-
-def _check_paging(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
 
 
 def _unit_row(matrix: np.ndarray, what: str) -> np.ndarray:

@@ -16,16 +16,15 @@ The rule (also in docs/API.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import numpy as np
 
 from edge_app.library.ocr_store import TextHit
 from edge_app.library.store import PhotoFilter
 from edge_app.search.query import ParsedQuery
-
-if TYPE_CHECKING:
-    from edge_app.search.service import SearchPage, SearchResult, SearchService
+from edge_app.search.results import Searcher as SearchService
+from edge_app.search.results import SearchPage, SearchResult, check_paging
 
 
 def search_with_text(
@@ -38,9 +37,7 @@ def search_with_text(
     min_score: float | None,
 ) -> SearchPage:
     """Run `parsed` by the rule in the module docstring."""
-    from edge_app.search.service import _check_paging
-
-    _check_paging(limit, offset)
+    check_paging(limit, offset)
     lib = service.library
     excluded = {
         h.photo_id for t in parsed.ocr_terms if t.weight < 0 for h in lib.text_hits(t.ocr or "")
@@ -94,8 +91,6 @@ def _rank_hits(
     min_score: float | None,
 ) -> SearchPage:
     """text: filter present: rank by the other terms' cosine, else by line confidence."""
-    from edge_app.search.service import SearchPage
-
     scored = [(h, h.score) for h in hits]
     if parsed.vector_terms:
         cos = _cosines(service, service.query_vector(parsed), hits)
@@ -121,8 +116,6 @@ def _combined(
     min_score: float | None,
 ) -> SearchPage:
     """Text matches first (by cosine), then the semantic ranking without them."""
-    from edge_app.search.service import SearchPage
-
     cos = _cosines(service, vector, hits)
     first = sorted(
         ((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
@@ -147,10 +140,6 @@ def _combined(
 
 
 def _results(service: SearchService, scored: list[tuple[TextHit, float]]) -> list[SearchResult]:
-    from dataclasses import replace
-
-    from edge_app.search.service import SearchResult
-
     photos = {p.id: p for p in service.library.get_photos([h.photo_id for h, _ in scored])}
     return [
         replace(SearchResult.from_photo(photos[h.photo_id], s), text_match=h.line)

@@ -149,12 +149,12 @@ def test_a_fresh_data_dir_rebuilds_the_index_at_info(
 ) -> None:
     from edge_app.context import AppContext
 
-    caplog.set_level(logging.INFO, logger="edge_app.search.vector_index")
+    caplog.set_level(logging.INFO, logger="edge_app.search.index_store")
     settings = Settings(
         data_dir=tmp_path / "d", bundle_dir=tiny_bundle, backend_prefer="onnxruntime"
     )
     AppContext.open(settings).close()
-    records = [r for r in caplog.records if r.name == "edge_app.search.vector_index"]
+    records = [r for r in caplog.records if r.name == "edge_app.search.index_store"]
     assert any("rebuild" in r.getMessage() for r in records)
     assert all(r.levelno == logging.INFO for r in records), [r.getMessage() for r in records]
 

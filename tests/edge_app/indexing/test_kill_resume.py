@@ -21,7 +21,7 @@ import pytest
 
 from edge_app.failpoints import KILL_HOOK_ENV, KILL_SIGNAL_ENV
 from edge_app.library.store import Library
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from engines.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[3]

@@ -23,7 +23,7 @@ from edge_app.errors import PathOutsideLibraryError
 from edge_app.indexing.pipeline import Indexer, IndexReport
 from edge_app.indexing.progress import Progress
 from edge_app.library.store import Library
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 from engines.clip_encoder import ClipEncoder
 

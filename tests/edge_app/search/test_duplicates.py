@@ -10,7 +10,7 @@ import pytest
 from edge_app.errors import QueryError
 from edge_app.library.store import Library, PhotoMeta
 from edge_app.search.duplicates import duplicate_pairs, find_duplicates
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 
 DIM = 24
 

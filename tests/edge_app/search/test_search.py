@@ -21,9 +21,9 @@ from PIL import Image
 import engines
 from edge_app.errors import ImageDecodeError, QueryError
 from edge_app.library.store import Library, PhotoFilter, PhotoMeta
+from edge_app.search.index_store import IndexStore
 from edge_app.search.query import parse_query
 from edge_app.search.service import SearchService
-from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
 
 Photos = list[tuple[Path, Any]]

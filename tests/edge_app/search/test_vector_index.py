@@ -12,7 +12,8 @@ import pytest
 
 from edge_app.errors import VectorIndexError
 from edge_app.library.store import Library, PhotoMeta
-from edge_app.search.vector_index import META_NAME, IndexStore, VectorIndex
+from edge_app.search.index_store import META_NAME, IndexStore
+from edge_app.search.vector_index import VectorIndex
 
 DIM = 32
 
@@ -173,7 +174,7 @@ def _rebuilt(
     tmp_path: Path, lib: Library, caplog: pytest.LogCaptureFixture, why: str
 ) -> VectorIndex:
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="edge_app.search.vector_index"):
+    with caplog.at_level(logging.WARNING, logger="edge_app.search.index_store"):
         index = _store(tmp_path).open(lib, "B1", DIM)
     assert "rebuilding from SQLite" in caplog.text and why in caplog.text
     assert len(index) == lib.count_embeddings("B1")
