@@ -12,8 +12,9 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
-from webui import imports, services
+from webui import imports, query_images, services
 from webui.auth import admin_only, json_error
+from webui.gallery import Listing
 from webui.security import UploadedImage, validate_image_upload
 from webui.state import web_state
 
@@ -60,14 +61,26 @@ def _hits_json(hits: list[services.Hit], limit: int, offset: int) -> Response:
 
 @bp.get("/search")
 def search() -> Response:
-    """Text (or query-grammar) search: ``?q=...&limit&offset&date_from&date_to&folder&camera&min_score``."""
-    q = request.args.get("q", "").strip()
-    if not q:
-        raise QueryError("parameter q is required, e.g. /api/search?q=red+car")
+    """Search as the web page does: text or query grammar (``q``), "more like this"
+    (``like`` = a photo id) or a query image (``qimg`` = the token of `/search/image`);
+    exactly one of them, with ``limit&offset&date_from&date_to&folder&camera&min_score&tag``."""
+    given = [name for name in ("q", "like", "qimg") if request.args.get(name, "").strip()]
+    if len(given) != 1:
+        raise QueryError(
+            "give exactly one of q (text), like (a photo id) or qimg (a query-image token), "
+            "e.g. /api/search?q=red+car"
+        )
     limit = _int_arg("limit", 24, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 100_000)
-    filters = services.SearchFilters.from_args(request.args)
-    hits = services.search_text(web_state().context, q, limit + 1, offset, filters)
+    listing = Listing.from_args(request.args)  # the page's checks of like and q
+    ctx, filters = web_state().context, services.SearchFilters.from_args(request.args)
+    if listing.qimg:
+        image = query_images.load(ctx.settings.data_dir, listing.qimg)
+        hits = services.search_image(ctx, image, limit + 1, filters, offset)
+    elif listing.like is not None:
+        hits = services.similar(ctx, listing.like, limit + 1, filters, offset)
+    else:
+        hits = services.search_text(ctx, listing.q, limit + 1, offset, filters)
     return _hits_json(hits, limit, offset)
 
 

@@ -9,7 +9,6 @@ JavaScript and survives a reload.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from edge_app.errors import QueryError
 from edge_app.library.cameras import camera_key, camera_name
 from edge_app.library.records import Photo, PhotoFilter
+from edge_app.library.roots import KEY_PREFIX, display_path
 from edge_app.search import places
 from webui import query_images, relevance
 from webui.services import MAX_QUERY_CHARS, PhotoView, SearchFilters
@@ -134,16 +134,10 @@ def cameras(ctx: AppContext) -> dict[str, dict[str, int]]:
     return {m: dict(sorted(tree[m].items())) for m in sorted(tree)}
 
 
-@functools.lru_cache(maxsize=4)
-def _lookup_all(points: tuple[tuple[float, float], ...]) -> tuple[places.Place, ...]:
-    """Every filter render needs all GPS photos' places: cached while they are unchanged."""
-    return tuple(places.lookup(list(points)))
-
-
 def _places_by_id(ctx: AppContext) -> dict[int, places.Place]:
-    rows = ctx.reader.gps_rows()
-    found = _lookup_all(tuple((lat, lon) for _id, lat, lon in rows))
-    return {row[0]: p for row, p in zip(rows, found, strict=True)}
+    """Stored at index time (schema v6): no geocoding per request."""
+    rows = ctx.reader.place_rows()
+    return {i: places.Place(city, region, country, "") for i, city, region, country in rows}
 
 
 def place_ids(ctx: AppContext, wanted: str) -> set[int]:
@@ -162,34 +156,28 @@ def place_tree(ctx: AppContext) -> dict[str, dict[str, int]]:
     return {c: dict(sorted(tree[c].items())) for c in sorted(tree)}
 
 
-def folder_tree(ctx: AppContext) -> list[tuple[str, int]]:
-    """Every folder (with its ancestors) and the photos in it and below, sorted."""
+def folder_tree(ctx: AppContext) -> list[tuple[str, int, str]]:
+    """Every folder (with its ancestors) and the photos in it and below, as (filter key,
+    count, label), sorted by label: a root's folders read ``NAS/2019``, not its key."""
     totals: dict[str, int] = {}
     for folder, n in ctx.reader.folder_counts().items():
         parts = folder.split("/") if folder else []
-        for depth in range(1, len(parts) + 1):
+        first = 2 if folder.startswith(KEY_PREFIX) else 1  # ".roots" itself is no folder
+        for depth in range(first, len(parts) + 1):
             key = "/".join(parts[:depth])
             totals[key] = totals.get(key, 0) + n
-    return sorted(totals.items())
+    names = ctx.reader.root_names()
+    return sorted(((k, n, display_path(k, names)) for k, n in totals.items()), key=lambda t: t[2])
 
 
-def _with_places(ctx: AppContext, items: Sequence[tuple[Photo, str, float | None]]) -> list[Card]:
-    gps = [
-        (p.gps_lat, p.gps_lon)
-        for p, _s, _c in items
-        if p.gps_lat is not None and p.gps_lon is not None
-    ]
-    found = iter(places.lookup([(float(a), float(b)) for a, b in gps]))
-    return [
-        Card(photo=p, shown_at=shown, place=next(found).label if p.has_gps else "", score=score)
-        for p, shown, score in items
-    ]
+def _with_places(items: Sequence[tuple[Photo, str, float | None]]) -> list[Card]:
+    return [Card(photo=p, shown_at=shown, place=p.place, score=score) for p, shown, score in items]
 
 
 def timeline(ctx: AppContext, listing: Listing, offset: int, limit: int) -> list[Card]:
     """Newest first (taken date, else file date)."""
     rows = ctx.reader.timeline(listing.photo_filter(ctx), limit=limit, offset=offset)
-    return _with_places(ctx, [(p, shown, None) for p, shown in rows])
+    return _with_places([(p, shown, None) for p, shown in rows])
 
 
 @dataclass(frozen=True)
@@ -216,7 +204,7 @@ def ranked(ctx: AppContext, listing: Listing) -> Ranked:
     items = [(photos[r.photo_id], _shown(photos[r.photo_id]), r.score) for r in hits]
     cards = [
         replace(card, text_match=getattr(hit, "text_match", None))
-        for card, hit in zip(_with_places(ctx, items), hits, strict=True)
+        for card, hit in zip(_with_places(items), hits, strict=True)
     ]
     return Ranked(cards=cards, split=_split_with_text(cards, _null_gap(ctx)))
 

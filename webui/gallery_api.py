@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from edge_app.library.roots import display_path
 from webui import gallery
 from webui.api import MAX_LIMIT, _int_arg
 from webui.state import web_state
@@ -21,13 +22,16 @@ def timeline() -> Response:
     limit = _int_arg("limit", gallery.PAGE_SIZE, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 100_000)
     listing = gallery.Listing.from_args(request.args)
-    cards = gallery.timeline(web_state().context, listing, offset, limit + 1)
+    ctx = web_state().context
+    cards = gallery.timeline(ctx, listing, offset, limit + 1)
+    names = ctx.reader.root_names()
     return jsonify(
         results=[
             {
                 "id": c.id,
                 "name": c.name,
                 "folder": c.photo.folder,
+                "folder_label": display_path(c.photo.folder, names),
                 "shown_at": c.shown_at,
                 "place": c.place or None,
                 "thumb_url": f"/api/photos/{c.id}/thumb",
@@ -45,7 +49,7 @@ def timeline() -> Response:
 def folders() -> Response:
     """The folder tree: every folder with the photos in it and below."""
     tree = gallery.folder_tree(web_state().context)
-    return jsonify(folders=[{"folder": f, "photos": n} for f, n in tree])
+    return jsonify(folders=[{"folder": f, "photos": n, "label": label} for f, n, label in tree])
 
 
 @bp.get("/cameras")

@@ -14,7 +14,6 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from edge_app.indexing.exif_details import read_exposure
-from edge_app.search import places
 from webui import gallery, services
 from webui import ocr as ocr_web
 from webui.gallery import PAGE_SIZE, Listing
@@ -115,11 +114,7 @@ def _info_rows(ctx: Any, info: services.PhotoInfo) -> list[tuple[str, str]]:
     """The info panel: date, camera, exposure, size, folder, place."""
     p = info.photo
     exposure = read_exposure(services.photo_path(ctx, p.id))
-    place = (
-        places.lookup_one(p.gps_lat, p.gps_lon).label
-        if p.gps_lat is not None and p.gps_lon is not None
-        else ""
-    )
+    place = p.place  # stored at index time
     rows = [
         ("Taken", p.taken_at.strftime("%A %-d %B %Y, %H:%M") if p.taken_at else ""),
         ("File date", "" if p.taken_at or not p.mtime_ns else _file_date(p.mtime_ns)),
@@ -131,7 +126,7 @@ def _info_rows(ctx: Any, info: services.PhotoInfo) -> list[tuple[str, str]]:
         ("Focal length", exposure.focal_length or ""),
         ("Dimensions", f"{p.width} × {p.height} px" if p.width and p.height else ""),
         ("File size", human_size(p.size)),
-        ("Folder", p.folder or "(library root)"),
+        ("Folder", info.folder_label or "(library root)"),
         ("Place", place),
         ("GPS", f"{p.gps_lat:.5f}, {p.gps_lon:.5f}" if p.has_gps else ""),
     ]

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from edge_app.errors import ImageDecodeError, QueryError
+from edge_app.library.roots import display_path
 from edge_app.library.store import Photo, PhotoFilter
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ class PhotoInfo(PhotoView):
 
     photo: Photo
     details: list[tuple[str, str]] = field(default_factory=list)
+    folder_label: str = ""  # the folder as people read it ("NAS/2019", not ".roots/3/2019")
 
     @property
     def alt(self) -> str:
@@ -153,6 +155,7 @@ class PhotoInfo(PhotoView):
             "name": self.name,
             "rel_path": p.rel_path,
             "folder": p.folder,
+            "folder_label": self.folder_label or p.folder,
             "width": p.width,
             "height": p.height,
             "size": p.size,
@@ -182,10 +185,10 @@ def alt_text(p: Photo) -> str:
     return ", ".join(parts)
 
 
-def _details(p: Photo) -> list[tuple[str, str]]:
+def _details(p: Photo, folder: str) -> list[tuple[str, str]]:
     """Human-readable metadata rows, only those that are known."""
     rows = [
-        ("Folder", p.folder or "(library root)"),
+        ("Folder", folder or "(library root)"),
         ("Taken", p.taken_at.strftime("%Y-%m-%d %H:%M") if p.taken_at else ""),
         ("Camera", p.camera or ""),
         ("Size", f"{p.width} × {p.height} px" if p.width and p.height else ""),
@@ -199,7 +202,13 @@ def _details(p: Photo) -> list[tuple[str, str]]:
 def photo_info(ctx: AppContext, photo_id: int) -> PhotoInfo:
     """Metadata of one photo; `NotFoundError` (-> 404) for an unknown id."""
     photo = ctx.reader.get_photo(photo_id)
-    return PhotoInfo(photo=photo, details=_details(photo))
+    folder = folder_label(ctx, photo.folder)
+    return PhotoInfo(photo=photo, details=_details(photo, folder), folder_label=folder)
+
+
+def folder_label(ctx: AppContext, folder: str) -> str:
+    """``.roots/3/2019`` -> ``NAS/2019`` (a root's name, never its internal key)."""
+    return display_path(folder, ctx.reader.root_names())
 
 
 def photo_path(ctx: AppContext, photo_id: int) -> Path:
@@ -308,16 +317,22 @@ def search_text(
 
 
 def search_image(
-    ctx: AppContext, image: Image.Image, limit: int, filters: SearchFilters | None
-) -> list[Hit]:
+    ctx: AppContext, image: Image.Image, limit: int, filters: SearchFilters | None,
+    offset: int = 0,
+) -> list[Hit]:  # fmt: skip
     """Search by an uploaded image."""
-    page = ctx.search.search_image(image, limit=limit, **_search_args(filters))
+    page = ctx.search.search_image(image, limit=limit, offset=offset, **_search_args(filters))
     return _hits(ctx, page)
 
 
-def similar(ctx: AppContext, photo_id: int, limit: int) -> list[Hit]:
+def similar(
+    ctx: AppContext, photo_id: int, limit: int, filters: SearchFilters | None = None,
+    offset: int = 0,
+) -> list[Hit]:  # fmt: skip
     """Photos most like `photo_id`, without the photo itself; `NotFoundError` -> 404."""
-    return _hits(ctx, ctx.search.similar(photo_id, limit=limit))
+    ctx.reader.get_photo(photo_id)  # unknown or trashed: NotFoundError, not a query error
+    page = ctx.search.similar(photo_id, limit=limit, offset=offset, **_search_args(filters))
+    return _hits(ctx, page)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 Why a blueprint apart from `webui.views`: trashing moves files, the one place the web UI
 changes the photo folder, and all of it is admin only. Nothing is deleted by one click:
 "Move to trash" moves the file into ``<library>/.trash`` (restorable); only the explicit
-"Empty trash" (a confirmation page, then a POST with ``confirm=yes``) deletes. After each
-move the library is re-indexed (`webui.uploads.index_soon`), which drops trashed photos
-from search and brings restored ones back.
+"Empty trash" (a confirmation page, then a POST with ``confirm=yes``) deletes. A trashed
+photo leaves search and the timeline at once and a restore brings it back under its id
+(`edge_app.ingest.trash.LibraryTrash`); only an item trashed by an older release is
+re-indexed (`webui.uploads.index_soon`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from flask import (
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import NotFoundError, QueryError
-from edge_app.ingest.trash import Trash, TrashItem
+from edge_app.ingest.trash import LibraryTrash, Trash, TrashItem
 from edge_app.search.query import MAX_PHOTO_ID
 from webui import services
 from webui.auth import admin_only
@@ -37,6 +38,18 @@ bp = Blueprint("trash", __name__)
 
 def _trash(state: WebState) -> Trash:
     return Trash(state.settings.library_dir)
+
+
+def _library_trash(state: WebState) -> LibraryTrash:
+    ctx = state.context
+    return LibraryTrash(state.settings, ctx.library, ctx.store)
+
+
+def _restore(state: WebState, token: str) -> str:
+    rel_path, kept_id = _library_trash(state).restore(token)
+    if not kept_id:
+        index_soon(state)
+    return rel_path
 
 
 def review_groups(state: WebState, threshold: float) -> list[dict[str, Any]]:
@@ -82,15 +95,12 @@ def _is_photo_id(value: Any) -> bool:
 
 
 def move_to_trash(state: WebState, ids: list[int]) -> list[TrashItem]:
-    """Trash the files of ``ids`` (unknown id -> 404 before anything moves), then re-index."""
+    """Trash the files of ``ids`` (unknown id -> 404 before anything moves)."""
     photos = services.photos_by_id(state.context, ids)
     missing = sorted(set(ids) - {p.id for p in photos})
     if missing:
         raise NotFoundError(f"photo {missing[0]} does not exist; nothing was moved")
-    trash = _trash(state)
-    items = [trash.move_in(p.rel_path, p.id) for p in photos]
-    index_soon(state)
-    return items
+    return _library_trash(state).move_in(photos)
 
 
 def _back(default: str) -> str:
@@ -119,9 +129,7 @@ def trash_page() -> str:
 @bp.post("/trash/<token>/restore")
 @admin_only
 def restore_form(token: str) -> BaseResponse:
-    state = web_state()
-    _trash(state).restore(token)
-    index_soon(state)
+    _restore(web_state(), token)
     return redirect(url_for("trash.trash_page"))
 
 
@@ -145,7 +153,7 @@ def empty_form() -> BaseResponse | str | tuple[str, int]:
     if request.form.get("confirm") != "yes":
         error = "Tick the box to confirm that the photos are deleted for good."
         return render_template("trash_empty.html", count=len(trash.items()), error=error), 400
-    trash.empty()
+    _library_trash(web_state()).empty()
     return redirect(url_for("trash.trash_page"))
 
 
@@ -170,10 +178,7 @@ def api_move() -> Response:
 @bp.post("/api/trash/<token>/restore")
 @admin_only
 def api_restore(token: str) -> Response:
-    state = web_state()
-    rel_path = _trash(state).restore(token)
-    index_soon(state)
-    return jsonify(token=token, rel_path=rel_path)
+    return jsonify(token=token, rel_path=_restore(web_state(), token))
 
 
 @bp.post("/api/trash/empty")
@@ -182,4 +187,4 @@ def api_empty() -> Response:
     body = request.get_json(silent=True)
     if not (isinstance(body, dict) and body.get("confirm") is True):
         raise QueryError('emptying the trash deletes for good: send {"confirm": true}')
-    return jsonify(deleted=_trash(web_state()).empty())
+    return jsonify(deleted=_library_trash(web_state()).empty())

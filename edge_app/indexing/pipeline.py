@@ -48,6 +48,7 @@ from edge_app.indexing.progress import IndexReport, Progress
 from edge_app.indexing.scanner import Diff, ScannedFile, ScanResult
 from edge_app.library.records import KnownFile
 from edge_app.library.store import Library, PhotoMeta
+from edge_app.search import places
 from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 
@@ -307,10 +308,10 @@ class Indexer:
         self._attach_reusable(batch, run.report)
         vectors = self._encode(batch, run.report)
         failpoint("mid-batch", number)
+        metas = places.with_places([r.meta for r in batch.ready])  # stored, not per request
         with self.library.transaction():
             ids = self.library.record_photos(
-                [(r.meta, v) for r, v in zip(batch.ready, vectors, strict=True)],
-                self.encoder.bundle_id,
+                list(zip(metas, vectors, strict=True)), self.encoder.bundle_id
             )
             failed_ids = [self.library.mark_error(f.meta, f.reason) for f in batch.failed]
         run.report.batches = number

@@ -2,9 +2,12 @@
 
 Why a folder inside the library and not a delete: reviewing duplicates must never lose a
 photo to one click. A trashed file is *moved* (atomic rename, same filesystem) into a
-hidden folder the scanner never enters, so the next index run drops it from search; a
-restore moves it back and the next run indexes it again. Each item keeps its original
-place in ``item.json``. Only "empty trash" deletes, and only what is in the trash.
+hidden folder the scanner never enters. Each item keeps its original place in
+``item.json``. Only "empty trash" deletes, and only what is in the trash.
+
+`LibraryTrash` moves the photo's library row along (`edge_app.library.trash_rows`) and
+takes its vector out of the live index, so a trashed photo leaves search and the
+timeline at once, and a restore gives it back its id, tags, recognised text and place.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_app.errors import NotFoundError, PathOutsideLibraryError
+from edge_app.indexing.imaging import thumbnail_path
+from edge_app.library.store import Library, Photo
+from edge_app.search.index_store import IndexStore
+from edge_app.settings import Settings
 from edge_app.usb.copy import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,11 @@ class TrashItem:
     @property
     def name(self) -> str:
         return self.rel_path.rpartition("/")[2]
+
+    @property
+    def key(self) -> str:
+        """The library key of the file while it is in the trash."""
+        return f"{TRASH_DIR}/{self.token}/{self.name}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,3 +164,49 @@ class Trash:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("event=trash_item_unreadable folder=%s error=%r", folder, exc)
             return None
+
+
+class LibraryTrash:
+    """The trash, the photo rows and the live vector index moved together (web UI, API)."""
+
+    def __init__(self, settings: Settings, library: Library, store: IndexStore) -> None:
+        self.files = Trash(settings.library_dir)
+        self.library = library
+        self.store = store
+        self.thumbs_dir = settings.thumbs_dir
+
+    def move_in(self, photos: list[Photo]) -> list[TrashItem]:
+        """Trash the photos' files; each leaves search and the timeline at once."""
+        items = []
+        for photo in photos:
+            item = self.files.move_in(photo.rel_path, photo.id)
+            self.library.trash_photo(photo.id, item.key)
+            self.store.current().remove(np.asarray([photo.id], dtype=np.int64))
+            items.append(item)
+        return items
+
+    def restore(self, token: str) -> tuple[str, bool]:
+        """(library path, True if the photo is back under its old id). False: an item
+        trashed by an older release, which the next index run adds as a new photo."""
+        item = self.files.get(token)
+        rel_path = self.files.restore(token)
+        if not self.library.restore_photo(item.photo_id, rel_path):
+            return rel_path, False
+        photo = self.library.get_photo(item.photo_id)
+        vector = self.library.get_embedding(item.photo_id)
+        if (
+            photo.status == "indexed"
+            and photo.bundle_id == self.store.bundle_id
+            and vector is not None
+        ):
+            self.store.current().add(np.asarray([photo.id], dtype=np.int64), vector[None, :])
+        return rel_path, True
+
+    def empty(self) -> int:
+        """Delete every trashed photo for good: files, rows, unshared thumbnails."""
+        items = self.files.items()
+        deleted = self.files.empty()
+        for sha in set(self.library.forget_trashed([i.photo_id for i in items])):
+            if not self.library.find_by_sha256(sha):
+                thumbnail_path(self.thumbs_dir, sha).unlink(missing_ok=True)
+        return deleted

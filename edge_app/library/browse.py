@@ -12,6 +12,7 @@ from typing import Any
 
 from edge_app.library.connection import SqliteStore
 from edge_app.library.records import Photo, PhotoFilter, photo_from_row
+from edge_app.library.trash_rows import VISIBLE_SQL
 
 #: the date a photo sorts under: taken date, else file date (local ISO text, like taken_at)
 SHOWN_AT_SQL = (
@@ -26,7 +27,8 @@ class Browse(SqliteStore):
     _TIMELINE_COLUMNS = (
         "id, rel_path, sha256, size, mtime_ns, width, height, taken_at, camera_make, "
         "camera_model, gps_lat, gps_lon, orientation, status, error_reason, bundle_id, "
-        "thumb_path, indexed_at, added_at, embedding IS NOT NULL AS has_embedding"
+        "thumb_path, indexed_at, added_at, embedding IS NOT NULL AS has_embedding, "
+        "place_city, place_region, place_country"
     )
 
     def _filter_sql(self, flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
@@ -53,7 +55,7 @@ class Browse(SqliteStore):
         """Indexed photos per folder ('' is the library root), folder -> count."""
         rows = self._rows(
             "SELECT rtrim(rel_path, replace(rel_path, '/', '')) AS folder, COUNT(*) AS n "
-            "FROM photos WHERE status = 'indexed' GROUP BY folder"
+            f"FROM photos WHERE status = 'indexed' AND {VISIBLE_SQL} GROUP BY folder"
         )
         return {str(r["folder"]).rstrip("/"): int(r["n"]) for r in rows}
 
@@ -61,14 +63,19 @@ class Browse(SqliteStore):
         """(id, raw make, raw model) of indexed photos that have any camera EXIF."""
         rows = self._rows(
             "SELECT id, camera_make, camera_model FROM photos WHERE status = 'indexed' "
-            "AND (camera_make IS NOT NULL OR camera_model IS NOT NULL) ORDER BY id"
+            f"AND {VISIBLE_SQL} AND (camera_make IS NOT NULL OR camera_model IS NOT NULL) ORDER BY id"
         )
         return [(int(r["id"]), r["camera_make"], r["camera_model"]) for r in rows]
 
-    def gps_rows(self) -> list[tuple[int, float, float]]:
-        """(id, lat, lon) of indexed photos with a GPS position."""
+    def place_rows(self) -> list[tuple[int, str, str, str]]:
+        """(id, city, region, country) of shown photos whose place was stored at index time."""
         rows = self._rows(
-            "SELECT id, gps_lat, gps_lon FROM photos WHERE status = 'indexed' "
-            "AND gps_lat IS NOT NULL AND gps_lon IS NOT NULL ORDER BY id"
+            "SELECT id, place_city, place_region, place_country FROM photos "
+            f"WHERE status = 'indexed' AND {VISIBLE_SQL} "
+            "AND (place_city IS NOT NULL OR place_country IS NOT NULL) "
+            "ORDER BY id"
         )
-        return [(int(r["id"]), float(r["gps_lat"]), float(r["gps_lon"])) for r in rows]
+        return [
+            (int(r["id"]), r["place_city"] or "", r["place_region"] or "", r["place_country"] or "")
+            for r in rows
+        ]

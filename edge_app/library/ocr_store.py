@@ -30,7 +30,8 @@ MIN_TRIGRAM = 3
 # on every plain search (docs/benchmarks/daemon-1m).
 _CURRENT = (
     "CROSS JOIN ocr_status s ON s.photo_id = l.photo_id CROSS JOIN photos p "
-    "ON p.id = l.photo_id AND p.status = 'indexed' AND p.sha256 IS s.sha256"
+    "ON p.id = l.photo_id AND p.status = 'indexed' AND p.sha256 IS s.sha256 "
+    "AND p.trashed_at IS NULL"
 )
 
 

@@ -22,6 +22,10 @@ IMPORT_STATES = ("running", "done", "interrupted", "failed")
 IMPORT_FILE_STATES = ("verified", "failed", "skipped")
 
 
+#: the place name of a photo's GPS position, stored when it is indexed (schema v6)
+PLACE_COLUMNS = ("place_city", "place_region", "place_country")
+
+
 @dataclass(frozen=True)
 class PhotoMeta:
     """What the pipeline knows about one file; the input of every photo write.
@@ -43,6 +47,9 @@ class PhotoMeta:
     gps_lon: float | None = None
     orientation: int | None = None
     thumb_path: str | None = None
+    place_city: str | None = None  # the place of the GPS position (`edge_app.search.places`)
+    place_region: str | None = None
+    place_country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,14 @@ class Photo:
     indexed_at: str | None
     added_at: str
     has_embedding: bool
+    place_city: str | None = None
+    place_region: str | None = None
+    place_country: str | None = None
+
+    @property
+    def place(self) -> str:
+        """'Lyon, Auvergne-Rhône-Alpes, France' as stored at index time ('' without GPS)."""
+        return place_label(self.place_city, self.place_region, self.place_country)
 
     @property
     def camera(self) -> str | None:
@@ -212,6 +227,12 @@ def from_blobs(blobs: Sequence[bytes]) -> np.ndarray:
     )
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     return np.ascontiguousarray(mat / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def place_label(city: str | None, region: str | None, country: str | None) -> str:
+    """The parts that are known, the region left out when it is the city's own name."""
+    shown_region = "" if region == city else region
+    return ", ".join(p for p in (city, shown_region, country) if p)
 
 
 def photo_from_row(row: dict[str, Any]) -> Photo:

@@ -67,8 +67,29 @@ def split_key(key: str) -> tuple[int, str]:
     return int(number), rest
 
 
+def display_path(key: str, names: dict[int, str]) -> str:
+    """A library key or folder as people read it: ``.roots/3/2019/a.jpg`` -> ``NAS/2019/a.jpg``
+    (``names`` from `RootLog.root_names`); managed-library keys are unchanged."""
+    if not key.startswith(KEY_PREFIX):
+        return key
+    try:
+        root_id, rest = split_key(key)
+    except LibraryError:
+        return key
+    name = names.get(root_id, f"folder {root_id}")
+    return f"{name}/{rest}" if rest else name
+
+
 class RootLog(SqliteStore):
     """The ``roots`` table and per-root photo queries (part of `Library`)."""
+
+    def root_names(self) -> dict[int, str]:
+        """Root id -> the name people know it by: its folder's name ("NAS"), with the id
+        added where two roots share a name. The managed library has none (plain keys)."""
+        rows = self._rows("SELECT id, path FROM roots WHERE path IS NOT NULL ORDER BY id")
+        names = {int(r["id"]): Path(r["path"]).name or str(r["path"]) for r in rows}
+        counts = {n: list(names.values()).count(n) for n in names.values()}
+        return {i: n if counts[n] == 1 else f"{n} ({i})" for i, n in names.items()}
 
     def list_roots(self) -> list[Root]:
         """Every root with its photo count, the managed library first."""
@@ -154,7 +175,7 @@ class RootLog(SqliteStore):
         """`known_files` restricted to one root (what that root's scan is diffed against)."""
         rows = self._rows(
             "SELECT id, rel_path, size, mtime_ns, sha256, status, bundle_id FROM photos "
-            "WHERE root_id = ?",
+            "WHERE root_id = ? AND trashed_at IS NULL",
             [root_id],
         )
         return {r["rel_path"]: KnownFile(**r) for r in rows}

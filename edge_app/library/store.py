@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 
 from edge_app.errors import LibraryError, NotFoundError
-from edge_app.library.browse import Browse
+from edge_app.library.browse import SHOWN_AT_SQL, Browse
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
 from edge_app.library.ocr_store import OcrStore
 from edge_app.library.records import (
     PHOTO_STATUSES,
+    PLACE_COLUMNS,
     ImportFile,
     ImportSession,
     KnownFile,
@@ -48,8 +49,9 @@ from edge_app.library.records import (
     to_blob,
     utc_now,
 )
-from edge_app.library.roots import OFFLINE_SQL, RootLog
+from edge_app.library.roots import RootLog
 from edge_app.library.tags import TAGGED_PHOTOS_SQL, TagStore
+from edge_app.library.trash_rows import VISIBLE_SQL, TrashRows
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ __all__ = [
 _META_COLUMNS = [
     "rel_path", "sha256", "size", "mtime_ns", "width", "height", "taken_at",
     "camera_make", "camera_model", "gps_lat", "gps_lon", "orientation", "thumb_path",
+    *PLACE_COLUMNS,
 ]  # fmt: skip
 _WRITE_COLUMNS = [*_META_COLUMNS, "status", "error_reason", "embedding", "bundle_id", "indexed_at"]
 _UPSERT_PHOTO = (
@@ -79,7 +82,8 @@ _UPSERT_PHOTO = (
 _PHOTO_SELECT = (
     "SELECT id, rel_path, sha256, size, mtime_ns, width, height, taken_at, camera_make, "
     "camera_model, gps_lat, gps_lon, orientation, status, error_reason, bundle_id, "
-    "thumb_path, indexed_at, added_at, embedding IS NOT NULL AS has_embedding FROM photos"
+    "thumb_path, indexed_at, added_at, embedding IS NOT NULL AS has_embedding, "
+    f"{', '.join(PLACE_COLUMNS)} FROM photos"
 )
 _CAMERA_SQL = (
     "(camera_make = :camera OR camera_model = :camera OR "
@@ -87,7 +91,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -175,17 +179,20 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
 
     # --------------------------------------------------------------- photo reads
     def get_photo(self, photo_id: int) -> Photo:
-        rows = self._rows(f"{_PHOTO_SELECT} WHERE id = ?", [photo_id])
+        rows = self._rows(f"{_PHOTO_SELECT} WHERE id = ? AND trashed_at IS NULL", [photo_id])
         if not rows:
-            raise NotFoundError(f"photo {photo_id} does not exist (deleted or never indexed)")
+            raise NotFoundError(
+                f"photo {photo_id} does not exist (deleted, in the trash or never indexed)"
+            )
         return photo_from_row(rows[0])
 
     def get_photos(self, ids: Sequence[int]) -> list[Photo]:
-        """Photos in the order of ``ids``; ids that no longer exist are left out."""
+        """Photos in the order of ``ids``; ids that no longer exist (or are trashed) are left out."""
         found: dict[int, Photo] = {}
         for chunk in id_chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
-            for row in self._rows(f"{_PHOTO_SELECT} WHERE id IN ({marks})", chunk):
+            sql = f"{_PHOTO_SELECT} WHERE trashed_at IS NULL AND id IN ({marks})"
+            for row in self._rows(sql, chunk):
                 found[int(row["id"])] = photo_from_row(row)
         return [found[i] for i in ids if i in found]
 
@@ -203,7 +210,8 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
     def known_files(self) -> dict[str, KnownFile]:
         """rel_path -> size/mtime/sha256/status: what the scanner diffs the disk against."""
         rows = self._rows(
-            "SELECT id, rel_path, size, mtime_ns, sha256, status, bundle_id FROM photos"
+            "SELECT id, rel_path, size, mtime_ns, sha256, status, bundle_id FROM photos "
+            "WHERE trashed_at IS NULL"
         )
         return {r["rel_path"]: KnownFile(**r) for r in rows}
 
@@ -213,8 +221,8 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
         Errors are not retried here: they come back as pending when the file changes.
         """
         sql = (
-            f"{_PHOTO_SELECT} WHERE status = 'pending' OR "
-            "(status = 'indexed' AND (bundle_id IS NOT ? OR embedding IS NULL)) ORDER BY id"
+            f"{_PHOTO_SELECT} WHERE trashed_at IS NULL AND (status = 'pending' OR "
+            "(status = 'indexed' AND (bundle_id IS NOT ? OR embedding IS NULL))) ORDER BY id"
         )
         params: list[Any] = [bundle_id]
         if limit is not None:
@@ -250,7 +258,7 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
         while True:
             rows = self._rows(
                 "SELECT id, embedding FROM photos WHERE status = 'indexed' AND bundle_id = ? "
-                f"AND embedding IS NOT NULL AND {OFFLINE_SQL} AND id > ? ORDER BY id LIMIT ?",
+                f"AND embedding IS NOT NULL AND {VISIBLE_SQL} AND id > ? ORDER BY id LIMIT ?",
                 [bundle_id, last, batch_size],
             )
             if not rows:
@@ -264,7 +272,7 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
     def count_embeddings(self, bundle_id: str) -> int:
         rows = self._rows(
             "SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed' AND bundle_id = ? "
-            f"AND embedding IS NOT NULL AND {OFFLINE_SQL}",
+            f"AND embedding IS NOT NULL AND {VISIBLE_SQL}",
             [bundle_id],
         )
         return int(rows[0]["n"])
@@ -314,7 +322,8 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
     def cameras(self) -> list[str]:
         """Distinct camera labels (for the filter drop-down), sorted."""
         rows = self._rows(
-            "SELECT DISTINCT camera_make, camera_model FROM photos WHERE status = 'indexed'"
+            "SELECT DISTINCT camera_make, camera_model FROM photos WHERE status = 'indexed' "
+            f"AND {VISIBLE_SQL}"
         )
         labels = {camera_label(r["camera_make"], r["camera_model"]) for r in rows}
         return sorted(label for label in labels if label)
@@ -322,17 +331,17 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
 
 def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     """SQL condition + named params for a `PhotoFilter` ("1" when empty)."""
-    parts: list[str] = [OFFLINE_SQL]  # photos of an unplugged root are not shown
+    parts: list[str] = [VISIBLE_SQL]  # trashed photos, those of an unplugged root: not shown
     params: dict[str, Any] = {}
     if flt.taken_from is not None:
-        parts.append("taken_at >= :taken_from")
+        parts.append(f"{SHOWN_AT_SQL} >= :taken_from")  # taken date, else file date
         params["taken_from"] = date_bound(flt.taken_from)
     if flt.taken_to is not None:
         if isinstance(flt.taken_to, datetime):
-            parts.append("taken_at <= :taken_to")
+            parts.append(f"{SHOWN_AT_SQL} <= :taken_to")
             params["taken_to"] = date_bound(flt.taken_to)
         else:  # a whole day: strictly before the next day
-            parts.append("taken_at < :taken_to")
+            parts.append(f"{SHOWN_AT_SQL} < :taken_to")
             params["taken_to"] = (flt.taken_to + timedelta(days=1)).isoformat()
     if flt.folder:
         folder = flt.folder.strip("/") + "/"

@@ -18,11 +18,12 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from edge_app.errors import QueryError
+from edge_app.library.records import PhotoMeta, place_label
 from edge_app.search import geonames
 
 _LOCK = threading.Lock()
@@ -44,8 +45,7 @@ class Place:
     @property
     def label(self) -> str:
         """'Lyon, Auvergne-Rhône-Alpes, France' (parts that are known)."""
-        region = "" if self.region == self.city else self.region
-        return ", ".join(p for p in (self.city, region, self.country) if p)
+        return place_label(self.city, self.region, self.country)
 
 
 class _Index:
@@ -101,3 +101,29 @@ def lookup(points: Sequence[tuple[float, float]]) -> list[Place]:
 def lookup_one(lat: float, lon: float) -> Place:
     """`lookup` for one position."""
     return lookup([(lat, lon)])[0]
+
+
+def place_names(points: Sequence[tuple[float, float]]) -> list[tuple[str | None, ...]]:
+    """(city, region, country) per point, what the library stores at index time; a
+    position that is not one (bad EXIF) gets Nones instead of failing the photo."""
+    found = iter(lookup([p for p in points if _valid(*p)]))
+    out: list[tuple[str | None, ...]] = []
+    for point in points:
+        place = next(found) if _valid(*point) else Place("", "", "", "")
+        out.append((place.city or None, place.region or None, place.country or None))
+    return out
+
+
+def with_places(metas: Sequence[PhotoMeta]) -> list[PhotoMeta]:
+    """The metas with the stored place of their GPS position (one lookup per batch)."""
+    gps = [(m.gps_lat, m.gps_lon) for m in metas if m.gps_lat is not None and m.gps_lon is not None]
+    if not gps:
+        return list(metas)
+    names = iter(place_names([(float(a), float(b)) for a, b in gps]))
+    out = []
+    for meta in metas:
+        if meta.gps_lat is not None and meta.gps_lon is not None:
+            city, region, country = next(names)
+            meta = replace(meta, place_city=city, place_region=region, place_country=country)
+        out.append(meta)
+    return out

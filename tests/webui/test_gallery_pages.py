@@ -79,6 +79,10 @@ def test_home_is_the_timeline_newest_first_with_load_more(client: FlaskClient) -
         ("folder=scans", 48, "scans/"),
         ("folder=2024", 48, "2024/trip/"),
         ("date_from=2024-05-02&date_to=2024-05-02", 24, "2024/trip/"),
+        # no EXIF date: the file date counts, as on the timeline (docs/API.md, Dates)
+        ("date_from=2019-03-02&date_to=2019-03-02", 48, "scans/"),
+        ("date_from=2019-01-01", 96, ""),
+        ("date_to=2019-12-31", 48, "scans/"),
         ("camera=Nikon", 24, "2024/trip/"),  # NIKON CORPORATION + Nikon are one make
         ("camera=Nikon+D750", 12, "2024/trip/"),
         ("place=France", 48, "2024/trip/"),
@@ -179,3 +183,63 @@ def test_json_routes_for_timeline_folders_cameras_places(client: FlaskClient) ->
     bad = client.get("/api/timeline?limit=0")
     assert bad.status_code == 400 and "limit" in bad.get_json()["error"]
     assert client.get("/api/timeline?date_from=soon").status_code == 400
+
+
+def test_search_api_dates_follow_the_timeline_rule(client: FlaskClient) -> None:
+    body = client.get("/api/search?q=a+photo&limit=100&date_to=2019-12-31").get_json()
+    names = _names(client, [r["id"] for r in body["results"]])
+    assert len(names) == 48 and all(n.startswith("scans/") for n in names)
+
+
+def test_places_are_stored_at_index_time_not_looked_up_per_request(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge_app.search import places
+
+    def no_lookup(*_args: object) -> None:
+        raise AssertionError("the gallery geocoded GPS positions during a request")
+
+    monkeypatch.setattr(places, "lookup", no_lookup)
+    monkeypatch.setattr(places, "lookup_one", no_lookup)
+    assert client.get("/api/places").get_json()["places"] == {"France": {"Lyon": 24, "Paris": 24}}
+    body = client.get("/api/timeline?limit=3&folder=2024&place=Lyon,+France").get_json()
+    assert [r["place"] for r in body["results"]] == ["Lyon, Auvergne-Rhône-Alpes, France"] * 3
+    assert _ids(client.get("/?place=Paris,+France&upto=2").get_data(as_text=True))
+    info = client.get(f"/photos/{_trip_id(client)}").get_data(as_text=True)
+    assert "Paris, Île-de-France, France" in info
+    ranked = client.get("/?q=a+red+circle&folder=2024").get_data(as_text=True)
+    assert "France" in ranked
+
+
+def test_search_api_takes_like_and_qimg_as_the_page_does(
+    client: FlaskClient, shapes_photos: list[Any]
+) -> None:
+    source = _ids(client.get("/?folder=scans").get_data(as_text=True))[0]
+    page = _ids(client.get(f"/?like={source}&folder=scans").get_data(as_text=True))
+    ten = client.get(f"/api/search?like={source}&folder=scans&limit=10").get_json()["results"]
+    ids = [r["id"] for r in ten]
+    n = min(len(page), 10)
+    assert n and ids[:n] == page[:n] and source not in ids
+    more = client.get(f"/api/search?like={source}&folder=scans&limit=5&offset=5").get_json()
+    assert [r["id"] for r in more["results"]] == ids[5:10]
+    token = csrf_from(client, "/")
+    with shapes_photos[3][0].open("rb") as fh:
+        url = client.post("/search/image", data={"csrf_token": token, "image": (fh, "q.jpg")},
+                          content_type="multipart/form-data").headers["Location"]  # fmt: skip
+    qimg = re.search(r"qimg=([0-9a-f]{20})", url)
+    assert qimg
+    page = _ids(client.get(f"/?qimg={qimg.group(1)}").get_data(as_text=True))
+    body = client.get(f"/api/search?qimg={qimg.group(1)}&limit=4").get_json()
+    n = min(len(page), 4)
+    assert n and [r["id"] for r in body["results"]][:n] == page[:n]
+    for bad, status in (
+        ("like=abc", 400),
+        ("like=99999999", 404),
+        ("qimg=nothex", 400),
+        (f"qimg={'0' * 20}", 404),
+        (f"q=dog&like={source}", 400),
+        ("", 400),
+    ):
+        response = client.get(f"/api/search?{bad}")
+        assert response.status_code == status, (bad, response.get_json())
+        assert response.get_json()["error"]

@@ -100,3 +100,33 @@ def test_add_and_remove_root_through_the_form(served: Any, tmp_path: Path) -> No
     _wait_idle(jobs)
     assert all(r.path != card.resolve() for r in ctx.library.list_roots())
     assert (card / "b.jpg").is_file()
+
+
+def test_filters_and_photo_page_show_a_roots_name_not_its_key(
+    tmp_path: Path, tiny_bundle: Path
+) -> None:
+    from tests.webui.conftest import admin_app, indexed_context
+
+    nas = tmp_path / "NAS"
+    write_jpeg(nas / "2019" / "summer" / "a.jpg", seed=1)
+    write_jpeg(nas / "b.jpg", seed=2)
+    settings = Settings(
+        data_dir=tmp_path / "data", bundle_dir=tiny_bundle, backend_prefer="onnxruntime",
+        library_roots=(nas,), host="127.0.0.1",
+    )  # fmt: skip
+    with indexed_context(settings) as ctx:
+        client = admin_app(settings, ctx).test_client()
+        login(client)
+        home = client.get("/").get_data(as_text=True)
+        assert ".roots" not in home and ">NAS (2)<" in home.replace("\u00a0", "")
+        folders = client.get("/api/folders").get_json()["folders"]
+        assert [(f["label"], f["photos"]) for f in folders] == [
+            ("NAS", 2), ("NAS/2019", 1), ("NAS/2019/summer", 1)
+        ]  # fmt: skip
+        key = next(f["folder"] for f in folders if f["label"] == "NAS/2019")
+        shown = client.get(f"/api/timeline?folder={key}").get_json()["results"]
+        assert len(shown) == 1 and shown[0]["folder_label"] == "NAS/2019/summer"
+        page = client.get(f"/photos/{shown[0]['id']}").get_data(as_text=True)
+        assert "NAS/2019/summer" in page and ".roots/" not in page
+        info = client.get(f"/api/photos/{shown[0]['id']}").get_json()
+        assert info["folder_label"] == "NAS/2019/summer"

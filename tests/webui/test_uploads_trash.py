@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from build_engines.shapes import random_specs, render
+from edge_app.appliance.daemon import JobQueue
+from edge_app.library.ocr_store import OcrLineRow
+from edge_app.library.tags import LabelDef
 from edge_app.settings import Settings
 from tests.webui.conftest import admin_app, indexed_photos, login
+from webui.state import attach_jobs
 
 Shapes = list[tuple[Path, Any]]
 
@@ -209,3 +214,50 @@ def test_keep_only_this_trashes_the_others(client: FlaskClient, shapes_photos: S
     assert client.get(f"/api/photos/{a}").status_code == 200
     token = client.get("/api/trash").get_json()["items"][0]["token"]
     client.post(f"/trash/{token}/restore")
+
+
+def _timeline_ids(client: FlaskClient) -> list[int]:
+    return [c["id"] for c in client.get("/api/timeline?limit=200").get_json()["results"]]
+
+
+def _text_ids(client: FlaskClient, phrase: str) -> list[int]:
+    body = client.get("/api/search", query_string={"q": f'text:"{phrase}"'}).get_json()
+    return [r["id"] for r in body["results"]]
+
+
+def test_trash_leaves_at_once_and_restore_keeps_id_tags_and_text(
+    indexed: tuple[Settings, Any], shapes_photos: Shapes
+) -> None:
+    """No re-index runs here (the job queue has no worker): the trash alone must do it."""
+    settings, ctx = indexed
+    app = _app(settings, ctx)
+    attach_jobs(app, JobQueue({"reindex": lambda ev, _p: None}, threading.Event()))
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    name = shapes_photos[9][0].name
+    photo_id = _id_of(client, name)
+    sha = ctx.library.get_photo(photo_id).sha256
+    box = ((0.0, 0.0), (9.0, 0.0), (9.0, 3.0), (0.0, 3.0))
+    ctx.library.record_ocr(photo_id, sha, "done", [OcrLineRow("QUOKKA 42", 0.9, box)])
+    set_id = ctx.library.create_label_set("trash-test", [LabelDef("quokka", ("a quokka",))]).id
+    label_id = ctx.library.get_label_set(set_id).labels[0].id
+    version = ctx.library.get_label_set(set_id).version
+    gen = ctx.library.index_generation()
+    ctx.library.save_tags(set_id, version, [], [(photo_id, label_id, 5.0, 0.3)], gen, "b")
+    assert photo_id in _timeline_ids(client) and _text_ids(client, "QUOKKA") == [photo_id]
+
+    moved = client.post("/api/trash", json={"photo_ids": [photo_id]})
+    token = moved.get_json()["items"][0]["token"]
+    assert name not in _names(client, "a+photo")
+    assert photo_id not in _timeline_ids(client) and _text_ids(client, "QUOKKA") == []
+    assert client.get(f"/api/photos/{photo_id}").status_code == 404
+    assert client.get(f"/api/photos/{photo_id}?similar=3").status_code == 404
+
+    assert client.post(f"/api/trash/{token}/restore").get_json()["rel_path"] == name
+    assert _id_of(client, name) == photo_id  # links and like=ID URLs keep working
+    assert photo_id in _timeline_ids(client) and _text_ids(client, "QUOKKA") == [photo_id]
+    assert client.get(f"/api/photos/{photo_id}?similar=3").status_code == 200
+    assert [t[1] for t in ctx.library.photo_tags(photo_id)] == ["quokka"]
+    ctx.library.delete_label_set(set_id)
+    ctx.index_library()  # a later re-index neither drops nor duplicates it
+    assert _id_of(client, name) == photo_id and _names(client, "a+photo").count(name) == 1

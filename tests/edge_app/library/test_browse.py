@@ -76,7 +76,7 @@ def test_folder_counts_camera_and_gps_rows(lib: Library) -> None:
         "old": 1,
     }
     assert [make for _i, make, _m in lib.camera_rows()] == ["NIKON CORPORATION"] * 2
-    assert lib.gps_rows() == []
+    assert lib.place_rows() == []
 
 
 def test_id_allow_list_combines_with_other_filters(lib: Library) -> None:
