@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from edge_app.errors import QueryError
 from edge_app.library.cameras import camera_key, camera_name
 from edge_app.library.records import Photo, PhotoFilter
-from edge_app.library.roots import KEY_PREFIX, display_path
+from edge_app.library.roots import display_path
 from edge_app.search import places
 from webui import query_images, relevance
 from webui.services import MAX_QUERY_CHARS, PhotoView, SearchFilters
@@ -103,7 +103,7 @@ class Listing:
 
     def photo_filter(self, ctx: AppContext) -> PhotoFilter:
         """Filters as the library's `PhotoFilter`; camera and place resolve to an id list."""
-        base = replace(self.filters.to_photo_filter(), camera=None)
+        base = replace(self.filters.to_photo_filter(ctx.reader.root_names()), camera=None)
         ids: set[int] | None = None
         if self.filters.camera:
             ids = camera_ids(ctx, self.filters.camera)
@@ -156,18 +156,19 @@ def place_tree(ctx: AppContext) -> dict[str, dict[str, int]]:
     return {c: dict(sorted(tree[c].items())) for c in sorted(tree)}
 
 
-def folder_tree(ctx: AppContext) -> list[tuple[str, int, str]]:
-    """Every folder (with its ancestors) and the photos in it and below, as (filter key,
-    count, label), sorted by label: a root's folders read ``NAS/2019``, not its key."""
+def folder_tree(ctx: AppContext) -> list[tuple[str, int]]:
+    """Every folder (with its ancestors) and the photos in it and below, sorted; a root's
+    folders as people read them (``NAS/2019``, which the folder filter accepts), never
+    its internal ``.roots/<id>`` key."""
     totals: dict[str, int] = {}
-    for folder, n in ctx.reader.folder_counts().items():
-        parts = folder.split("/") if folder else []
-        first = 2 if folder.startswith(KEY_PREFIX) else 1  # ".roots" itself is no folder
-        for depth in range(first, len(parts) + 1):
-            key = "/".join(parts[:depth])
-            totals[key] = totals.get(key, 0) + n
     names = ctx.reader.root_names()
-    return sorted(((k, n, display_path(k, names)) for k, n in totals.items()), key=lambda t: t[2])
+    for key, n in ctx.reader.folder_counts().items():
+        folder = display_path(key, names)
+        parts = folder.split("/") if folder else []
+        for depth in range(1, len(parts) + 1):
+            label = "/".join(parts[:depth])
+            totals[label] = totals.get(label, 0) + n
+    return sorted(totals.items())
 
 
 def _with_places(items: Sequence[tuple[Photo, str, float | None]]) -> list[Card]:

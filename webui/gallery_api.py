@@ -49,7 +49,7 @@ def timeline() -> Response:
 def folders() -> Response:
     """The folder tree: every folder with the photos in it and below."""
     tree = gallery.folder_tree(web_state().context)
-    return jsonify(folders=[{"folder": f, "photos": n, "label": label} for f, n, label in tree])
+    return jsonify(folders=[{"folder": f, "photos": n} for f, n in tree])
 
 
 @bp.get("/cameras")

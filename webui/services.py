@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from edge_app.errors import ImageDecodeError, QueryError
-from edge_app.library.roots import display_path
+from edge_app.library.roots import display_path, key_of_display
 from edge_app.library.store import Photo, PhotoFilter
 
 if TYPE_CHECKING:
@@ -79,10 +79,12 @@ class SearchFilters:
             tags=tuple(t.strip() for t in (args.get("tag") or "").split(",") if t.strip()),
         )
 
-    def to_photo_filter(self) -> PhotoFilter:
-        """The library's metadata filter (min_score is applied to the ranked hits)."""
+    def to_photo_filter(self, root_names: dict[int, str] | None = None) -> PhotoFilter:
+        """The library's metadata filter (min_score is applied to the ranked hits); a root's
+        folder may be given as people read it (``NAS/2019``, see `folder_label`)."""
+        folder = self.folder and key_of_display(self.folder, root_names or {})
         return PhotoFilter(
-            taken_from=self.date_from, taken_to=self.date_to, folder=self.folder,
+            taken_from=self.date_from, taken_to=self.date_to, folder=folder,
             camera=self.camera, tags=self.tags,
         )  # fmt: skip
 
@@ -143,6 +145,11 @@ class PhotoInfo(PhotoView):
     photo: Photo
     details: list[tuple[str, str]] = field(default_factory=list)
     folder_label: str = ""  # the folder as people read it ("NAS/2019", not ".roots/3/2019")
+
+    @property
+    def path_label(self) -> str:
+        """The photo's path as people read it (``NAS/2019/a.jpg``)."""
+        return "/".join(p for p in (self.folder_label or self.photo.folder, self.name) if p)
 
     @property
     def alt(self) -> str:
@@ -295,11 +302,12 @@ def _hits(ctx: AppContext, results: Any) -> list[Hit]:
     ]
 
 
-def _search_args(filters: SearchFilters | None) -> dict[str, Any]:
+def _search_args(ctx: AppContext, filters: SearchFilters | None) -> dict[str, Any]:
     """Filters and min score go INTO the vector search, so pages are never short."""
     if filters is None:
         return {"photo_filter": None, "min_score": None}
-    return {"photo_filter": filters.to_photo_filter(), "min_score": filters.min_score}
+    flt = filters.to_photo_filter(ctx.reader.root_names())
+    return {"photo_filter": flt, "min_score": filters.min_score}
 
 
 #: CLIP reads 77 tokens; a longer query is a mistake (or an attack), not a search.
@@ -312,7 +320,7 @@ def search_text(
     """Text or query-grammar search; `QueryError` (-> 400) for a bad or over-long query."""
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"q is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
-    page = ctx.search.search(query, limit=limit, offset=offset, **_search_args(filters))
+    page = ctx.search.search(query, limit=limit, offset=offset, **_search_args(ctx, filters))
     return _hits(ctx, page)
 
 
@@ -321,7 +329,7 @@ def search_image(
     offset: int = 0,
 ) -> list[Hit]:  # fmt: skip
     """Search by an uploaded image."""
-    page = ctx.search.search_image(image, limit=limit, offset=offset, **_search_args(filters))
+    page = ctx.search.search_image(image, limit=limit, offset=offset, **_search_args(ctx, filters))
     return _hits(ctx, page)
 
 
@@ -331,7 +339,7 @@ def similar(
 ) -> list[Hit]:  # fmt: skip
     """Photos most like `photo_id`, without the photo itself; `NotFoundError` -> 404."""
     ctx.reader.get_photo(photo_id)  # unknown or trashed: NotFoundError, not a query error
-    page = ctx.search.similar(photo_id, limit=limit, offset=offset, **_search_args(filters))
+    page = ctx.search.similar(photo_id, limit=limit, offset=offset, **_search_args(ctx, filters))
     return _hits(ctx, page)
 
 

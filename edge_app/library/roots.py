@@ -80,6 +80,16 @@ def display_path(key: str, names: dict[int, str]) -> str:
     return f"{name}/{rest}" if rest else name
 
 
+def key_of_display(folder: str, names: dict[int, str]) -> str:
+    """The inverse of `display_path` for a folder filter: ``NAS/2019`` -> ``.roots/3/2019``
+    (a key, or a managed-library folder, is returned unchanged)."""
+    first, _, rest = folder.partition("/")
+    ids = [i for i, name in names.items() if name == first]
+    if folder.startswith(KEY_PREFIX) or len(ids) != 1:
+        return folder
+    return to_key(ids[0], rest)
+
+
 class RootLog(SqliteStore):
     """The ``roots`` table and per-root photo queries (part of `Library`)."""
 

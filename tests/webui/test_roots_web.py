@@ -120,13 +120,15 @@ def test_filters_and_photo_page_show_a_roots_name_not_its_key(
         home = client.get("/").get_data(as_text=True)
         assert ".roots" not in home and ">NAS (2)<" in home.replace("\u00a0", "")
         folders = client.get("/api/folders").get_json()["folders"]
-        assert [(f["label"], f["photos"]) for f in folders] == [
+        assert [(f["folder"], f["photos"]) for f in folders] == [
             ("NAS", 2), ("NAS/2019", 1), ("NAS/2019/summer", 1)
         ]  # fmt: skip
-        key = next(f["folder"] for f in folders if f["label"] == "NAS/2019")
-        shown = client.get(f"/api/timeline?folder={key}").get_json()["results"]
+        shown = client.get("/api/timeline?folder=NAS/2019").get_json()["results"]
         assert len(shown) == 1 and shown[0]["folder_label"] == "NAS/2019/summer"
-        page = client.get(f"/photos/{shown[0]['id']}").get_data(as_text=True)
+        assert len(client.get("/api/search?q=a+photo&folder=NAS/2019").get_json()["results"]) == 1
+        filtered = client.get("/?folder=NAS/2019").get_data(as_text=True)
+        assert 'value="NAS/2019" selected' in filtered and ".roots" not in filtered
+        page = client.get(f"/photos/{shown[0]['id']}?folder=NAS/2019").get_data(as_text=True)
         assert "NAS/2019/summer" in page and ".roots/" not in page
         info = client.get(f"/api/photos/{shown[0]['id']}").get_json()
         assert info["folder_label"] == "NAS/2019/summer"
