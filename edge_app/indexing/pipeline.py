@@ -45,8 +45,7 @@ from edge_app.failpoints import failpoint
 from edge_app.indexing import root_scan, scanner
 from edge_app.indexing.imaging import DecodedImage, decode_image, thumbnail_path, write_thumbnail
 from edge_app.indexing.progress import IndexReport, Progress
-from edge_app.indexing.scanner import Diff, ScannedFile, ScanResult
-from edge_app.library.records import KnownFile
+from edge_app.indexing.scanner import Diff, ScannedFile
 from edge_app.library.store import Library, PhotoMeta
 from edge_app.search import places
 from edge_app.search.index_store import IndexStore
@@ -156,12 +155,11 @@ class Indexer:
         report = IndexReport(bundle_id=self.encoder.bundle_id)
         progress.start("scanning")
         scans = root_scan.scan_roots(self.library, self.settings, self.store, paths, settle_s)
-        failpoint("after-scan", 0)
-        report.scanned = sum(len(s.result.files) for s in scans)
-        report.skipped = [(k.path, k.reason) for s in scans for k in s.result.skipped]
-        report.deferred = sum(s.deferred for s in scans)
         with ThreadPoolExecutor(self.settings.decode_workers, "edge-decode") as pool:
-            todo = [f for s in scans for f in self._plan(s.result, s.known, pool, report)]
+            todo = [f for s in scans for f in self._plan(s, pool, report)]  # streams each scan
+            failpoint("after-scan", 0)
+            report.skipped = [(k.path, k.reason) for s in scans for k in s.skipped()]
+            report.deferred = sum(s.deferred for s in scans)
             progress.set_total(len(todo))
             self._encode_all(todo, _Run(pool, progress, stop, report))
         self._save_index()
@@ -172,14 +170,12 @@ class Indexer:
 
     # ------------------------------------------------------------------ planning
     def _plan(
-        self,
-        found: ScanResult,
-        known: dict[str, KnownFile],
-        pool: ThreadPoolExecutor,
-        report: IndexReport,
+        self, scan: root_scan.RootScan, pool: ThreadPoolExecutor, report: IndexReport
     ) -> list[ScannedFile]:
         """Apply moves, touches and deletions in one root; return the files to encode."""
-        d = scanner.diff(found, known, self.encoder.bundle_id)
+        in_scope = scan.result.in_scope
+        d = scanner.diff_files(scan.files, scan.known, in_scope, self.encoder.bundle_id)
+        report.scanned += d.scanned
         report.unchanged += d.unchanged
         report.new += len(d.new)
         report.changed += len(d.changed)

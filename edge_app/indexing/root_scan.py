@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from edge_app.indexing import scanner
 from edge_app.indexing.roots import locate, root_path
-from edge_app.indexing.scanner import ScanResult, SkippedPath
+from edge_app.indexing.scanner import ScannedFile, ScanResult, SkippedPath
 from edge_app.library.records import KnownFile
 from edge_app.library.roots import Root, split_key, to_key
 from edge_app.library.store import Library
@@ -46,12 +46,21 @@ __all__ = ["RootScan", "absence_reason", "scan_roots"]
 
 @dataclass
 class RootScan:
-    """One root's scan (paths already library keys) and the rows it is diffed against."""
+    """One root's scan and the rows it is diffed against.
+
+    ``files`` (library keys) is a stream, read once by the diff: a full rescan never
+    holds every file. ``skipped`` and ``deferred`` are complete once it has been read.
+    """
 
     root: Root
-    result: ScanResult
+    result: ScanResult  # root, keyed scopes, skipped (root-relative paths)
+    files: Iterable[ScannedFile]
     known: dict[str, KnownFile]
     deferred: int = 0
+
+    def skipped(self) -> list[SkippedPath]:
+        """What the scan left out, as library keys."""
+        return [SkippedPath(to_key(self.root.id, s.path), s.reason) for s in self.result.skipped]
 
 
 def scan_roots(
@@ -111,22 +120,26 @@ def _present(library: Library, settings: Settings, store: IndexStore, root: Root
 def _scan(
     library: Library, settings: Settings, root: Root, paths: list[Path] | None, settle_s: float
 ) -> RootScan:
-    found = scanner.scan(root_path(root, settings), paths)
-    keyed = ScanResult(
-        root=found.root,
-        files=[replace(f, rel_path=to_key(root.id, f.rel_path)) for f in found.files],
-        skipped=[SkippedPath(to_key(root.id, s.path), s.reason) for s in found.skipped],
-        scopes=tuple(to_key(root.id, s) for s in found.scopes),
+    found, files = scanner.scan_lazily(root_path(root, settings), paths)
+    found.scopes = tuple(to_key(root.id, s) for s in found.scopes)
+    keyed: Iterable[ScannedFile] = (
+        files
+        if root.is_library
+        else (replace(f, rel_path=to_key(root.id, f.rel_path)) for f in files)
     )
-    known = library.known_files_in_root(root.id)
-    deferred = _defer_fresh(keyed, known, settle_s) if settle_s > 0 else 0
-    if paths:
-        keyed.scopes += _moved_away(keyed, known, root.id)
+    scan = RootScan(root, found, keyed, library.known_files_in_root(root.id))
+    if settle_s > 0:
+        scan.files = _defer_fresh(scan, keyed, settle_s)
+    if paths:  # a few folders (the watcher): small enough to hold
+        scan.files = list(scan.files)
+        found.scopes += _moved_away(found, scan.files, scan.known, root.id)
     library.mark_root_scanned(root.id)
-    return RootScan(root, keyed, known, deferred)
+    return scan
 
 
-def _moved_away(result: ScanResult, known: dict[str, KnownFile], root_id: int) -> tuple[str, ...]:
+def _moved_away(
+    result: ScanResult, files: list[ScannedFile], known: dict[str, KnownFile], root_id: int
+) -> tuple[str, ...]:
     """Rows outside the scanned folders whose file is gone and whose size matches a new
     file: in scope for this run, so the diff can prove (by hash) that it moved here.
 
@@ -134,7 +147,7 @@ def _moved_away(result: ScanResult, known: dict[str, KnownFile], root_id: int) -
     two ends of a move in separate batches; without this, a move whose destination is
     seen first would become a new photo (new id) plus a deletion.
     """
-    new_sizes = {f.size for f in result.files if f.rel_path not in known}
+    new_sizes = {f.size for f in files if f.rel_path not in known}
     gone = []
     for key, row in known.items():
         candidate = row.size in new_sizes and not result.in_scope(key)
@@ -143,13 +156,17 @@ def _moved_away(result: ScanResult, known: dict[str, KnownFile], root_id: int) -
     return tuple(gone)
 
 
-def _defer_fresh(result: ScanResult, known: dict[str, KnownFile], settle_s: float) -> int:
-    """Leave out files written too recently (maybe still growing); returns how many."""
+def _defer_fresh(
+    scan: RootScan, files: Iterable[ScannedFile], settle_s: float
+) -> Iterator[ScannedFile]:
+    """Leave out files written too recently (maybe still growing), counted in
+    ``scan.deferred``; their rows leave ``known`` too, so they are not "deleted"."""
     cutoff = time.time_ns() - int(settle_s * 1e9)
-    fresh = {f.rel_path for f in result.files if f.mtime_ns > cutoff}
-    if fresh:
-        result.files = [f for f in result.files if f.rel_path not in fresh]
-        for key in fresh:
-            known.pop(key, None)
-        log.info("%d file(s) still being written; indexed once stable", len(fresh))
-    return len(fresh)
+    for item in files:
+        if item.mtime_ns > cutoff:
+            scan.known.pop(item.rel_path, None)
+            scan.deferred += 1
+            continue
+        yield item
+    if scan.deferred:
+        log.info("%d file(s) still being written; indexed once stable", scan.deferred)

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +35,10 @@ __all__ = [
     "ScannedFile",
     "SkippedPath",
     "diff",
+    "diff_files",
     "is_photo_name",
     "scan",
+    "scan_lazily",
     "sha256_file",
     "sha256_or_none",
 ]
@@ -65,7 +67,7 @@ SYSTEM_DIRS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScannedFile:
     """A candidate photo: ``rel_path`` is POSIX, relative to the library root."""
 
@@ -102,26 +104,43 @@ class ScanResult:
 
 
 def scan(root: Path, paths: Sequence[Path] | None = None) -> ScanResult:
-    """Scan ``root`` (or only ``paths`` inside it) for photo files.
+    """Scan ``root`` (or only ``paths`` inside it) for photo files, sorted by path.
 
     Relative ``paths`` are taken relative to ``root``. Raises `PathOutsideLibraryError`
     when a path does not exist or (after resolving links) is not inside the root, and
     `LibraryError` when the root itself is missing.
     """
+    result, files = scan_lazily(root, paths)
+    result.files = sorted(files, key=lambda f: f.rel_path)
+    return result
+
+
+def scan_lazily(
+    root: Path, paths: Sequence[Path] | None = None
+) -> tuple[ScanResult, Iterator[ScannedFile]]:
+    """`scan` without holding the files: they are yielded one at a time, in walk order,
+    while ``result.skipped`` fills up (``result.files`` stays empty). A full rescan of a
+    large library then costs memory for the files that need work only."""
     try:
         real_root = Path(root).resolve(strict=True)
     except OSError as exc:
         raise LibraryError(f"library folder {root} does not exist or cannot be read") from exc
     targets = [real_root] if not paths else [_inside(real_root, Path(p)) for p in paths]
     result = ScanResult(root=real_root, scopes=tuple(_rel(real_root, t) for t in targets))
+    return result, _unique(real_root, targets, result.skipped)
+
+
+def _unique(root: Path, targets: list[Path], skipped: list[SkippedPath]) -> Iterator[ScannedFile]:
+    """Every target's files once (requested paths may overlap; one target cannot)."""
+    if len(targets) == 1:
+        yield from _scan_target(root, targets[0], skipped)
+        return
     seen: set[str] = set()
     for target in targets:
-        for item in _scan_target(real_root, target, result.skipped):
+        for item in _scan_target(root, target, skipped):
             if item.rel_path not in seen:
                 seen.add(item.rel_path)
-                result.files.append(item)
-    result.files.sort(key=lambda f: f.rel_path)
-    return result
+                yield item
 
 
 def is_photo_name(name: str) -> bool:
@@ -267,6 +286,7 @@ class Diff:
     """
 
     unchanged: int = 0
+    scanned: int = 0
     new: list[ScannedFile] = field(default_factory=list)
     changed: list[ScannedFile] = field(default_factory=list)
     stale: list[ScannedFile] = field(default_factory=list)
@@ -277,19 +297,38 @@ class Diff:
 
 def diff(result: ScanResult, known: dict[str, KnownFile], bundle_id: str) -> Diff:
     """Classify every scanned file and every known row in scope (see `Diff`)."""
-    on_disk = {f.rel_path for f in result.files}
-    out = Diff(missing={r: k for r, k in known.items() if result.in_scope(r) and r not in on_disk})
-    missing_sizes = {k.size for k in out.missing.values()}
-    for item in result.files:
-        row = known.get(item.rel_path)
+    return diff_files(result.files, dict(known), result.in_scope, bundle_id)
+
+
+def diff_files(
+    files: Iterable[ScannedFile],
+    known: dict[str, KnownFile],
+    in_scope: Callable[[str], bool],
+    bundle_id: str,
+) -> Diff:
+    """`diff` over a stream of files, read once and kept only when they need work.
+
+    Each file's row is popped from ``known`` (the caller's dict): the rows left in scope
+    at the end are the missing ones. Unknown paths are sorted into new / maybe moved
+    once every missing row (and so every size a move could have) is known.
+    """
+    out = Diff()
+    unknown: list[ScannedFile] = []
+    for item in files:
+        out.scanned += 1
+        row = known.pop(item.rel_path, None)
         if row is None:
-            (out.maybe_moved if item.size in missing_sizes else out.new).append(item)
+            unknown.append(item)
         elif row.size == item.size and row.mtime_ns == item.mtime_ns:
             _same_stat(out, row, item, bundle_id)
         elif row.size == item.size and _embedded(row, bundle_id) and row.sha256:
             out.maybe_touched.append((row, item))
         else:
             out.changed.append(item)
+    out.missing = {r: k for r, k in known.items() if in_scope(r)}
+    missing_sizes = {k.size for k in out.missing.values()}
+    for item in unknown:
+        (out.maybe_moved if item.size in missing_sizes else out.new).append(item)
     return out
 
 

@@ -100,7 +100,7 @@ class Photo:
         return self.gps_lat is not None and self.gps_lon is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnownFile:
     """The change-detection view of a photo: what the scanner compares against."""
 

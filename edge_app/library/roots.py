@@ -183,12 +183,12 @@ class RootLog(SqliteStore):
 
     def known_files_in_root(self, root_id: int) -> dict[str, KnownFile]:
         """`known_files` restricted to one root (what that root's scan is diffed against)."""
-        rows = self._rows(
+        sql = (
             "SELECT id, rel_path, size, mtime_ns, sha256, status, bundle_id FROM photos "
-            "WHERE root_id = ? AND trashed_at IS NULL",
-            [root_id],
+            "WHERE root_id = ? AND trashed_at IS NULL"
         )
-        return {r["rel_path"]: KnownFile(**r) for r in rows}
+        with self._lock:  # straight from the cursor: no list of row dicts next to the result
+            return {row[1]: KnownFile(*row) for row in self._exec(sql, [root_id])}
 
 
 def _root(row: dict[str, Any], photos: int) -> Root:

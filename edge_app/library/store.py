@@ -154,7 +154,8 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows):
         with self.transaction():
             for chunk in id_chunks(list(ids)):
                 marks = ",".join("?" * len(chunk))
-                deleted += self._exec(f"DELETE FROM photos WHERE id IN ({marks})", chunk).rowcount
+                sql = f"DELETE FROM photos WHERE trashed_at IS NULL AND id IN ({marks})"
+                deleted += self._exec(sql, chunk).rowcount  # a trashed row waits for "empty"
             self._bump_generation()
         return deleted
 
