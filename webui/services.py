@@ -81,7 +81,7 @@ class SearchFilters:
 
     def to_photo_filter(self, root_names: dict[int, str] | None = None) -> PhotoFilter:
         """The library's metadata filter (min_score is applied to the ranked hits); a root's
-        folder may be given as people read it (``NAS/2019``, see `folder_label`)."""
+        folder may be given as people read it (``NAS/2019``)."""
         folder = self.folder and key_of_display(self.folder, root_names or {})
         return PhotoFilter(
             taken_from=self.date_from, taken_to=self.date_to, folder=folder,
@@ -147,11 +147,6 @@ class PhotoInfo(PhotoView):
     folder_label: str = ""  # the folder as people read it ("NAS/2019", not ".roots/3/2019")
 
     @property
-    def path_label(self) -> str:
-        """The photo's path as people read it (``NAS/2019/a.jpg``)."""
-        return "/".join(p for p in (self.folder_label or self.photo.folder, self.name) if p)
-
-    @property
     def alt(self) -> str:
         return alt_text(self.photo)
 
@@ -209,13 +204,8 @@ def _details(p: Photo, folder: str) -> list[tuple[str, str]]:
 def photo_info(ctx: AppContext, photo_id: int) -> PhotoInfo:
     """Metadata of one photo; `NotFoundError` (-> 404) for an unknown id."""
     photo = ctx.reader.get_photo(photo_id)
-    folder = folder_label(ctx, photo.folder)
+    folder = display_path(photo.folder, ctx.reader.root_names())  # "NAS/2019", not the key
     return PhotoInfo(photo=photo, details=_details(photo, folder), folder_label=folder)
-
-
-def folder_label(ctx: AppContext, folder: str) -> str:
-    """``.roots/3/2019`` -> ``NAS/2019`` (a root's name, never its internal key)."""
-    return display_path(folder, ctx.reader.root_names())
 
 
 def photo_path(ctx: AppContext, photo_id: int) -> Path:
