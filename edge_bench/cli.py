@@ -170,6 +170,13 @@ def _add_recall(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_rescan(sub: Any) -> None:
+    p = sub.add_parser("rescan", help="memory of one full rescan of an unchanged library")
+    p.add_argument("--photos", type=_ints, default=(100_000,))
+    p.add_argument("--work", type=Path, required=True, help="library folder (built once)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -182,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retag(sub)
     _add_daemon(sub)
     _add_recall(sub)
+    _add_rescan(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -203,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "retag": commands.retag,
         "daemon": commands.daemon,
         "recall": commands.recall,
+        "rescan": commands.rescan,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

@@ -235,3 +235,11 @@ def recall(args: argparse.Namespace, command: str) -> list[Path]:
     payload = report.envelope("recall", command, config, results)
     args.out.mkdir(parents=True, exist_ok=True)
     return _write_report(args.out, "recall", payload, recall_markdown, [])
+
+
+def rescan(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.rescan_bench import rescan_markdown, run_rescan
+
+    payload = run_rescan(args.work, args.photos[0])
+    payload.update(command=command, config=_config(args, "photos", "work"))
+    return _write_report(args.out, "rescan", payload, rescan_markdown, [])
