@@ -190,7 +190,7 @@ class LibraryTrash:
         trashed by an older release, which the next index run adds as a new photo."""
         item = self.files.get(token)
         rel_path = self.files.restore(token)
-        if not self.library.restore_photo(item.photo_id, rel_path):
+        if not self.library.restore_photo(item.photo_id, item.key, rel_path):
             return rel_path, False
         photo = self.library.get_photo(item.photo_id)
         vector = self.library.get_embedding(item.photo_id)

@@ -34,14 +34,15 @@ class TrashRows(SqliteStore):
             self._bump_generation()  # its vector leaves the index
         return cur.rowcount > 0
 
-    def restore_photo(self, photo_id: int, rel_path: str) -> bool:
-        """Back at ``rel_path`` with its id; False if no trashed row has that id (an item
-        trashed by an older release: the next index run adds the file as a new photo)."""
+    def restore_photo(self, photo_id: int, trash_key: str, rel_path: str) -> bool:
+        """Back at ``rel_path`` with its id; False if no row was trashed as ``trash_key``
+        under that id (an item trashed by an older release: the next index run adds the
+        file as a new photo)."""
         with self.transaction():
             cur = self._exec(
                 "UPDATE photos SET rel_path = ?, trashed_at = NULL "
-                "WHERE id = ? AND trashed_at IS NOT NULL",
-                [rel_path, photo_id],
+                "WHERE id = ? AND rel_path = ? AND trashed_at IS NOT NULL",
+                [rel_path, photo_id, trash_key],
             )
             self._bump_generation()
         return cur.rowcount > 0

@@ -43,9 +43,10 @@ def test_a_trashed_row_is_kept_but_shown_nowhere_until_restored(lib: Library) ->
     assert [i.tolist() for i, _ in lib.iter_embeddings("B1")] == [[b]]
     assert set(lib.known_files()) == {"2023/b.jpg"}  # the scan neither deletes nor re-adds it
     assert lib.get_photos([a, b])[0].id == b
-    assert lib.restore_photo(a, "2023/a.jpg")
+    assert not lib.restore_photo(a, ".trash/another-item/a.jpg", "2023/a.jpg")
+    assert lib.restore_photo(a, ".trash/20250101T000000-1-abcdef/a.jpg", "2023/a.jpg")
     assert lib.get_photo(a).rel_path == "2023/a.jpg" and lib.count_embeddings("B1") == 2
-    assert not lib.restore_photo(a, "2023/a.jpg")  # nothing trashed under that id any more
+    assert not lib.restore_photo(a, ".trash/20250101T000000-1-abcdef/a.jpg", "2023/a.jpg")
     lib.trash_photo(b, ".trash/t/b.jpg")
     assert lib.forget_trashed([a, b]) == ["sb"]  # only trashed rows go
     assert [p.id for p in lib.get_photos([a, b])] == [a]
