@@ -281,7 +281,8 @@ class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows):
     def counts_by_status(self) -> dict[str, int]:
         """{'indexed': n, 'pending': n, 'error': n} (every status present, maybe 0)."""
         counts = dict.fromkeys(PHOTO_STATUSES, 0)
-        for row in self._rows("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
+        sql = "SELECT status, COUNT(*) AS n FROM photos WHERE trashed_at IS NULL GROUP BY status"
+        for row in self._rows(sql):  # a trashed photo is not in the library any more
             counts[row["status"]] = int(row["n"])
         return counts
 

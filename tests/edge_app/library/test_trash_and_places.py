@@ -39,7 +39,7 @@ def test_a_trashed_row_is_kept_but_shown_nowhere_until_restored(lib: Library) ->
     assert lib.filter_ids(PhotoFilter()).tolist() == [b]
     assert [p.id for p, _ in lib.timeline()] == [b]
     assert lib.folder_counts() == {"2023": 1}
-    assert lib.count_embeddings("B1") == 1
+    assert lib.count_embeddings("B1") == 1 and lib.counts_by_status()["indexed"] == 1
     assert [i.tolist() for i, _ in lib.iter_embeddings("B1")] == [[b]]
     assert set(lib.known_files()) == {"2023/b.jpg"}  # the scan neither deletes nor re-adds it
     assert lib.get_photos([a, b])[0].id == b
