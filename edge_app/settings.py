@@ -276,6 +276,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ocr_det_side": _as_int,
     "tag_threshold": _as_float,
     "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
+    **{name: _as_int for name in ("max_batch", "max_queue_delay_us", "tower_queue_size")},
 }
 
 

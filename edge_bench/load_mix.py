@@ -44,13 +44,18 @@ class Call:
 
 
 def mixed_calls(
-    photo_ids: Sequence[int], image: bytes, folder: str | None = None, texts: Sequence[str] = TEXTS
-) -> list[Call]:
-    """Every distinct call of the mix (texts, a few photos, one query image, embeds)."""
-    scope = {"folder": folder} if folder else {}
+    photo_ids: Sequence[int], image: bytes, folder: str | None = None,
+    browse_folder: str | None = None, texts: Sequence[str] = TEXTS,
+) -> list[Call]:  # fmt: skip
+    """Every distinct call of the mix (texts, a few photos, one query image, embeds).
+
+    `folder` scopes the searches, `browse_folder` (default: `folder`) the timeline."""
+    scope: dict[str, str] = {"folder": folder} if folder else {}
+    shown = browse_folder or folder
+    browse: dict[str, str] = {"folder": shown} if shown else {}
     calls = [Call("text", "GET", "/api/search", {"q": t, "limit": "24", **scope}) for t in texts]
-    calls += [Call("browse", "GET", "/api/timeline", {"limit": "48", **scope})]
-    calls += [Call("browse", "GET", "/api/timeline", {"limit": "48", "offset": "12", **scope})]
+    calls += [Call("browse", "GET", "/api/timeline", {"limit": "48", **browse})]
+    calls += [Call("browse", "GET", "/api/timeline", {"limit": "48", "offset": "12", **browse})]
     calls += [Call("photo", "GET", f"/api/photos/{i}") for i in photo_ids[:4]]
     calls += [Call("thumb", "GET", f"/api/photos/{i}/thumb") for i in photo_ids[:4]]
     calls += [Call("image", "POST", "/api/search/image", {"limit": "24", **scope}, image=image)]
@@ -59,6 +64,17 @@ def mixed_calls(
         for k in range(0, 7, 2)
     ]
     return calls
+
+
+def send(session: Any, base: str, call: Call, timeout: float = 120) -> tuple[int, Any]:
+    """Make `call` with a `requests.Session`; returns (status, fingerprint)."""
+    files = {"image": ("q.jpg", call.image, "image/jpeg")} if call.image else None
+    r = session.request(
+        call.method, base + call.path, params=call.params, json=call.json, files=files,
+        timeout=timeout,
+    )  # fmt: skip
+    data = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else None
+    return r.status_code, fingerprint(call.kind, r.status_code, r.content, data)
 
 
 def fingerprint(kind: str, status: int, body: bytes, data: Any) -> Any:
@@ -76,9 +92,16 @@ def fingerprint(kind: str, status: int, body: bytes, data: Any) -> Any:
     return data
 
 
-def same_answer(kind: str, got: Any, ref: Any) -> bool:
-    """Equal, up to float noise in scores/embeddings and swaps between tied scores."""
+def same_answer(kind: str, got: Any, ref: Any, new_from_id: int | None = None) -> bool:
+    """Equal, up to float noise in scores/embeddings and swaps between tied scores.
+
+    With `new_from_id` (an import is running), search hits with ids from there on are
+    photos imported since the reference: they are dropped, and the rest must be the
+    reference's ranking (its first rows)."""
     if kind in ("text", "image"):
+        if new_from_id is not None and isinstance(got, list):
+            got = [hit for hit in got if hit[0] < new_from_id]
+            ref = ref[: len(got)]
         return _same_ranking(got, ref)
     if kind == "embed":
         return _close_rows(got, ref)

@@ -26,7 +26,7 @@ import requests
 from build_engines.shapes import write_folder
 from edge_app.appliance.daemon import JobQueue, create_server
 from edge_app.context import AppContext
-from edge_bench.load_mix import Call, fingerprint, mixed_calls, same_answer
+from edge_bench.load_mix import mixed_calls, same_answer, send
 from engines.batching import BatchPolicy
 from tests.webui.conftest import PASSWORD, admin_app, real_settings
 from webui.state import attach_jobs
@@ -80,15 +80,6 @@ def _session(base: str) -> requests.Session:
     assert reply.status_code == 200, reply.text
     session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
     return session
-
-
-def send(session: requests.Session, base: str, call: Call) -> tuple[int, Any]:
-    files = {"image": ("q.jpg", call.image, "image/jpeg")} if call.image else None
-    r = session.request(
-        call.method, base + call.path, params=call.params, json=call.json, files=files, timeout=120
-    )
-    data = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else None
-    return r.status_code, fingerprint(call.kind, r.status_code, r.content, data)
 
 
 def _query_jpeg(photos: list[Any]) -> bytes:
