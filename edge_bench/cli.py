@@ -173,6 +173,17 @@ def _add_load(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_soak(sub: Any) -> None:
+    p = sub.add_parser("soak", help="load + import, daemon SIGKILLed and restarted, invariants")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--photos", type=Path, required=True, help="folder of JPEGs for the base")
+    p.add_argument("--data-dir", type=Path, required=True, help="a new, empty data dir")
+    p.add_argument("--duration-s", type=float, default=600.0)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--import-photos", type=int, default=400)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def _add_recall(sub: Any) -> None:
     p = sub.add_parser("recall", help="the appliance's 1M-vector index vs exact, two distributions")
     p.add_argument("--sizes", type=_ints, default=(1_000_000,))
@@ -195,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retag(sub)
     _add_daemon(sub)
     _add_load(sub)
+    _add_soak(sub)
     _add_recall(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
@@ -217,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "retag": commands.retag,
         "daemon": commands.daemon,
         "load": commands.load,
+        "soak": commands.soak,
         "recall": commands.recall,
     }
     if args.cmd == "_worker":

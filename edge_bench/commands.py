@@ -238,6 +238,17 @@ def load(args: argparse.Namespace, command: str) -> list[Path]:
     return _write_report(args.out, "load", payload, load_markdown, [chart])
 
 
+def soak(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.soak import SoakConfig, run_soak, soak_markdown
+
+    keys = ("bundle", "data_dir", "duration_s", "clients", "import_photos")
+    cfg = SoakConfig(**{k: getattr(args, k) for k in keys})
+    results = run_soak(cfg, args.photos, _log)
+    payload = report.envelope("soak", command, _config(args, *keys), results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "soak", payload, soak_markdown, [])
+
+
 def recall(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.recall_study import RecallConfig, recall_markdown, run_recall
 

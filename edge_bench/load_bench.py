@@ -65,7 +65,7 @@ def served(data_dir: Path, bundle: Path, extra: dict[str, str]) -> Iterator[tupl
     port = _free_port()
     env = {**os.environ, "EDGE_DATA_DIR": str(data_dir), "EDGE_BUNDLE_DIR": str(bundle)}
     env.update({"EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port), "EDGE_DECODE_WORKERS": "1"})
-    env.update(extra)
+    env.update({"EDGE_TAG_BUILTIN_SETS": "", **extra})  # no tagging job between steps
     for name in ("EDGE_BACKEND", "NOTIFY_SOCKET"):
         env.pop(name, None)
     log_path = data_dir / f"daemon-{port}.log"
