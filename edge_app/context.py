@@ -28,6 +28,7 @@ from engines.closing import Closing
 if TYPE_CHECKING:
     from edge_app.search.service import SearchService
     from edge_app.tags.tagger import Tagger
+    from engines.batching import BatchPolicy
     from engines.clip_encoder import ClipEncoder
 
 log = logging.getLogger(__name__)
@@ -133,4 +134,17 @@ def open_encoder(settings: Settings) -> ClipEncoder:
             "`edge-build export --model /path/to/clip --out DIR` and pass `--bundle DIR` "
             "(or set bundle_dir / EDGE_BUNDLE_DIR); `edge-app demo` builds a toy one"
         )
-    return engines.open(settings.bundle_dir, prefer=settings.backend_prefer)
+    encoder = engines.open(settings.bundle_dir, prefer=settings.backend_prefer)
+    encoder.use_batching(batch_policy(settings))
+    return encoder
+
+
+def batch_policy(settings: Settings) -> BatchPolicy:
+    """The towers' dynamic-batching settings (engines/batching.py)."""
+    from engines.batching import BatchPolicy
+
+    return BatchPolicy(
+        max_batch=settings.max_batch,
+        max_queue_delay_us=settings.max_queue_delay_us,
+        queue_size=settings.tower_queue_size,
+    )

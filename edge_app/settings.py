@@ -91,6 +91,12 @@ class Settings:
     ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
     tag_threshold: float = 3.0  # calibrated tag score (robust z, docs/TAGS.md) to assign a tag
     tag_builtin_sets: str = "everyday"  # comma-separated built-in label sets the daemon installs
+    # dynamic batching per tower (engines/batching.py): rows coalesced into one inference
+    # (<= 1: off), how long the first request waits for company, and how many requests may
+    # wait before searches get 503 + Retry-After
+    max_batch: int = 16
+    max_queue_delay_us: int = 2000
+    tower_queue_size: int = 64
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -270,6 +276,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ocr_det_side": _as_int,
     "tag_threshold": _as_float,
     "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
+    **{name: _as_int for name in ("max_batch", "max_queue_delay_us", "tower_queue_size")},
 }
 
 
@@ -312,6 +319,12 @@ def _validate(s: Settings) -> None:
         (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
         (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
         (0.0 < s.tag_threshold <= 50.0, f"tag_threshold must be in (0, 50], got {s.tag_threshold}"),
+        (s.max_batch >= 1, f"max_batch must be >= 1 (1 = no batching), got {s.max_batch}"),
+        (
+            0 <= s.max_queue_delay_us <= 1_000_000,
+            f"max_queue_delay_us must be in 0..1000000, got {s.max_queue_delay_us}",
+        ),
+        (s.tower_queue_size >= 1, f"tower_queue_size must be >= 1, got {s.tower_queue_size}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -160,6 +160,30 @@ def _add_daemon(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_load(sub: Any) -> None:
+    p = sub.add_parser("load", help="many clients (Locust) against `edge-app serve`: QPS, tails")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--photos", type=int, default=100_000, help="synthetic library size")
+    p.add_argument("--clients", type=_ints, default=(1, 2, 4, 8, 16, 32))
+    p.add_argument("--step-s", type=float, default=15.0, help="seconds of load per step")
+    p.add_argument("--max-requests", type=int, default=5000, help="cap per step")
+    p.add_argument("--import-photos", type=int, default=2000, help="JPEGs the import adds")
+    p.add_argument("--batching", type=_names, default=("off", "on"))
+    p.add_argument("--work", type=Path, help="folder for the temporary library (default /tmp)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
+def _add_soak(sub: Any) -> None:
+    p = sub.add_parser("soak", help="load + import, daemon SIGKILLed and restarted, invariants")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--photos", type=Path, required=True, help="folder of JPEGs for the base")
+    p.add_argument("--data-dir", type=Path, required=True, help="a new, empty data dir")
+    p.add_argument("--duration-s", type=float, default=600.0)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--import-photos", type=int, default=400)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def _add_recall(sub: Any) -> None:
     p = sub.add_parser("recall", help="the appliance's 1M-vector index vs exact, two distributions")
     p.add_argument("--sizes", type=_ints, default=(1_000_000,))
@@ -188,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tags(sub)
     _add_retag(sub)
     _add_daemon(sub)
+    _add_load(sub)
+    _add_soak(sub)
     _add_recall(sub)
     _add_rescan(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
@@ -210,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tags": commands.tags,
         "retag": commands.retag,
         "daemon": commands.daemon,
+        "load": commands.load,
+        "soak": commands.soak,
         "recall": commands.recall,
         "rescan": commands.rescan,
     }

@@ -226,6 +226,29 @@ def daemon(args: argparse.Namespace, command: str) -> list[Path]:
     return _write_report(args.out, "daemon", payload, daemon_markdown, [])
 
 
+def load(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.load_bench import LoadConfig, run_load
+    from edge_bench.load_report import load_chart, load_markdown
+
+    keys = ("bundle", "photos", "clients", "step_s", "max_requests", "import_photos", "batching")
+    cfg = LoadConfig(**{k: getattr(args, k) for k in keys}, work=args.work)
+    payload = report.envelope("load", command, _config(args, *keys), run_load(cfg, _log))
+    args.out.mkdir(parents=True, exist_ok=True)
+    chart = load_chart(payload, args.out / "load.png")
+    return _write_report(args.out, "load", payload, load_markdown, [chart])
+
+
+def soak(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.soak import SoakConfig, run_soak, soak_markdown
+
+    keys = ("bundle", "data_dir", "duration_s", "clients", "import_photos")
+    cfg = SoakConfig(**{k: getattr(args, k) for k in keys})
+    results = run_soak(cfg, args.photos, _log)
+    payload = report.envelope("soak", command, _config(args, *keys), results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "soak", payload, soak_markdown, [])
+
+
 def recall(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.recall_study import RecallConfig, recall_markdown, run_recall
 

@@ -31,6 +31,7 @@ class RunnerOptions:
     bf16: bool = False
     cache_dir: Path | None = None
     threads: int | None = None
+    workers: int | None = None  # runs at once (infer requests, TRT contexts); None = device's
 
 
 def _cast_allowed(got: np.dtype, want: np.dtype) -> bool:
@@ -137,6 +138,11 @@ class TowerRunner(Closing):
         from engines.bundle import resolve_inside
 
         return resolve_inside(self.root, self.artifact.primary.path)
+
+    @property
+    def workers(self) -> int:
+        """How many runs proceed at once; `run` is safe from any number of threads."""
+        return 1
 
     @property
     def dim(self) -> int:

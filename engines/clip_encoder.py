@@ -7,6 +7,7 @@ never see backends, dtypes or batch profiles.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PIL import Image
@@ -14,10 +15,19 @@ from PIL import Image
 from engines.base import TowerRunner
 from engines.bundle import Bundle
 from engines.closing import Closing
-from engines.errors import BundleError
+from engines.errors import BundleError, EngineError
 from engines.manifest import Manifest
 from engines.preprocess import ImagePreprocessor
 from engines.text_tokenizer import open_tokenizer
+
+if TYPE_CHECKING:
+    from engines.batching import BatchPolicy, DynamicBatcher
+
+
+class Tower(Protocol):
+    """A runner, or the batcher in front of it: rows in, embeddings out, from any thread."""
+
+    def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
 class ClipEncoder(Closing):
@@ -43,6 +53,25 @@ class ClipEncoder(Closing):
         self.text_runner = text_runner
         self.tokenizer = open_tokenizer(bundle)
         self.preprocessor = ImagePreprocessor(manifest.image)
+        self._image: Tower = image_runner
+        self._text: Tower = text_runner
+
+    def use_batching(self, policy: BatchPolicy) -> None:
+        """Route both towers through a `DynamicBatcher` (the daemon's way; call once)."""
+        from engines.batching import DynamicBatcher
+
+        if isinstance(self._image, DynamicBatcher):
+            raise EngineError("use_batching was already called on this encoder")
+        self._image = DynamicBatcher(self.image_runner, policy, pad_value=None)
+        self._text = DynamicBatcher(self.text_runner, policy, self.manifest.text.pad_token)
+
+    @property
+    def batchers(self) -> tuple[DynamicBatcher, ...]:
+        """The towers' batchers, image then text (empty without `use_batching`)."""
+        from engines.batching import DynamicBatcher
+
+        towers = (self._image, self._text)
+        return tuple(t for t in towers if isinstance(t, DynamicBatcher))
 
     @property
     def manifest(self) -> Manifest:
@@ -66,7 +95,7 @@ class ClipEncoder(Closing):
 
     def encode_pixels(self, x: np.ndarray) -> np.ndarray:
         """Preprocessed `(N, 3, S, S)` float32 -> `(N, D)` embeddings."""
-        return self.image_runner.run(x)
+        return self._image.run(x)
 
     def encode_images(self, imgs: Sequence[Image.Image]) -> np.ndarray:
         return self.encode_pixels(self.preprocessor.batch(imgs))
@@ -81,7 +110,7 @@ class ClipEncoder(Closing):
         dynamic = self.text_runner.artifact.inputs[0].shape[1] < 0
         if dynamic and not spec.pad_to_context and spec.padding_side == "right":
             ids = trim_padding(ids, self.manifest.text.eot_token)
-        return self.text_runner.run(ids)
+        return self._text.run(ids)
 
     def describe(self) -> dict[str, str]:
         """Flat summary for logs and the status page (image.* and text.* keys)."""
@@ -91,6 +120,8 @@ class ClipEncoder(Closing):
         return info
 
     def close(self) -> None:
+        for batcher in self.batchers:
+            batcher.close()
         self.image_runner.close()
         self.text_runner.close()
 

@@ -31,3 +31,11 @@ class InputSpecError(EngineError):
 
 class OcrUnavailableError(BundleError):
     """The bundle has no OCR models, or they are missing or damaged (semantic search still works)."""
+
+
+class EngineBusyError(EngineError):
+    """A tower's request queue is full: the caller should retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,5 +1,8 @@
 """OpenVINO runner: the fast path on Intel CPUs, iGPUs and NPUs (reads .xml/.bin IR).
 
+Thread safety: a pool of infer requests sized to the device's
+OPTIMAL_NUMBER_OF_INFER_REQUESTS; each run borrows one (`engines.pool`).
+
 Precision is always set explicitly on CPU: bf16 only when asked *and* the CPU has
 native BF16 (AMX/AVX512-BF16), f32 otherwise, so results never depend on a default
 that changed between OpenVINO releases.
@@ -16,7 +19,8 @@ import numpy as np
 
 from engines.base import TowerRunner
 from engines.bundle import resolve_inside
-from engines.errors import BackendUnavailableError, BundleError
+from engines.errors import BackendUnavailableError, BundleError, EngineError
+from engines.pool import Pool
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,19 @@ class OpenVinoRunner(TowerRunner):
                 f"OpenVINO cannot load {xml} ({exc}): rebuild the bundle with `edge-build export`"
             ) from exc
         self._check_signature(model)
-        self._request = self._compiled.create_infer_request()
+        requests = [self._compiled.create_infer_request() for _ in range(self._pool_size())]
+        self._requests: Pool[Any] | None = Pool(requests)
+
+    def _pool_size(self) -> int:
+        """Infer requests the device runs well at once (1 on a CPU under the LATENCY hint)."""
+        if self.options.workers is not None:
+            return max(1, self.options.workers)
+        return max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+
+    @property
+    def workers(self) -> int:
+        pool = getattr(self, "_requests", None)
+        return pool.size if pool is not None else 1
 
     def _check_signature(self, model: Any) -> None:
         ins = [set(p.get_names()) for p in model.inputs]
@@ -106,15 +122,20 @@ class OpenVinoRunner(TowerRunner):
             )
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        self._request.infer({0: x}, share_inputs=False)
-        return np.array(self._request.get_output_tensor(0).data, copy=True)
+        """One infer request per run, borrowed from the pool: its output is only ours."""
+        if self._requests is None:
+            raise EngineError(f"{self.artifact.key}: the runner is closed")
+        with self._requests.borrow() as request:
+            request.infer({0: x}, share_inputs=False)
+            return np.array(request.get_output_tensor(0).data, copy=True)
 
     def describe(self) -> dict[str, str]:
         info = super().describe()
+        info["infer_requests"] = str(self.workers)
         for key, value in getattr(self, "_config_used", {}).items():
             info[key.lower()] = value
         return info
 
     def close(self) -> None:
-        self._request = None
+        self._requests = None
         self._compiled = None

@@ -3,12 +3,18 @@
 A plan only runs on the TensorRT version and GPU architecture it was built for, so the
 recorded versions are compared (`engines.bundle.plan_incompatibility`) *before*
 deserialising. All CUDA memory handling lives in `engines.cuda_memory`.
+
+Thread safety: one worker per concurrent run (an execution context on its own
+optimization profile, CUDA stream and device buffers), lent by `engines.pool.Pool`;
+TensorRT forbids two contexts running at once on one dynamic-shape profile, so a plan
+with one profile has one worker and concurrent callers wait for it.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -16,6 +22,7 @@ import numpy as np
 from engines.base import TowerRunner
 from engines.bundle import check_plan_compatible
 from engines.errors import BundleError, EngineError, IncompatibleArtifactError
+from engines.pool import Pool
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -33,6 +40,15 @@ def _version_tuple(version: str) -> tuple[int, int]:
 def uses_execute_v3(trt_version: str) -> bool:
     """execute_async_v3 + name-based shapes exist from TensorRT 8.5; before that only v2."""
     return _version_tuple(trt_version) >= (8, 5)
+
+
+@dataclass
+class _Worker:
+    """What one concurrent run owns: an execution context, its CUDA stream and buffers."""
+
+    context: trt.IExecutionContext
+    buffers: DeviceBuffers
+    profile: int
 
 
 class TensorRTRunner(TowerRunner):
@@ -64,17 +80,40 @@ class TensorRTRunner(TowerRunner):
         from engines.cuda_memory import DeviceBuffers
 
         self._trt_version = str(trt.__version__)
-        self._buffers: DeviceBuffers = DeviceBuffers(0)
-        check_plan_compatible(
-            self.artifact, self._trt_version, self._buffers.compute_capability(), self.root
-        )
-        with self._buffers.active():
+        first = DeviceBuffers(0)
+        self._gpu = (first.device_name(), first.compute_capability())
+        check_plan_compatible(self.artifact, self._trt_version, self._gpu[1], self.root)
+        with first.active():
             self._engine = self._deserialize()
-            self._context = self._engine.create_execution_context()
             self._bind_names()
             self._limit_batch_to_profile()
+        count = self._worker_count()
+        buffers = [first, *(DeviceBuffers(0) for _ in range(count - 1))]
+        self._workers: Pool[_Worker] | None = Pool(
+            [self._new_worker(profile, b) for profile, b in enumerate(buffers)]
+        )
+
+    def _worker_count(self) -> int:
+        """One context per optimization profile: TensorRT lets contexts that run at the same
+        time share an engine but not a dynamic-shape profile (so a 1-profile plan: 1 worker)."""
+        profiles = int(self._engine.num_optimization_profiles)
+        if not uses_execute_v3(self._trt_version):
+            profiles = 1
+        wanted = self.options.workers or profiles
+        return max(1, min(wanted, profiles))
+
+    def _new_worker(self, profile: int, buffers: DeviceBuffers) -> _Worker:
+        """An execution context bound to its own profile, CUDA stream and device buffers."""
+        with buffers.active():
+            context = self._engine.create_execution_context()
             if uses_execute_v3(self._trt_version):
-                self._context.set_optimization_profile_async(0, self._buffers.stream_handle)
+                context.set_optimization_profile_async(profile, buffers.stream_handle)
+        return _Worker(context, buffers, profile)
+
+    @property
+    def workers(self) -> int:
+        pool = getattr(self, "_workers", None)
+        return pool.size if pool is not None else 1
 
     def _deserialize(self) -> trt.ICudaEngine:
         import tensorrt as trt
@@ -115,8 +154,10 @@ class TensorRTRunner(TowerRunner):
         """Chunk at the smaller of the manifest's and the plan's own profile maximum."""
         if not uses_execute_v3(self._trt_version):
             return
-        _, _, max_shape = self._engine.get_tensor_profile_shape(self.input_spec.name, 0)
-        profile_max = int(max_shape[0])
+        profile_max = min(
+            int(self._engine.get_tensor_profile_shape(self.input_spec.name, p)[2][0])
+            for p in range(int(self._engine.num_optimization_profiles))
+        )
         if profile_max < self.max_batch:
             log.info(
                 "%s: plan profile max %d < manifest max %d",
@@ -127,61 +168,71 @@ class TensorRTRunner(TowerRunner):
             self.max_batch = profile_max
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        with self._buffers.active():
-            in_ptr = self._buffers.upload(self.input_spec.name, x)
-            out = self._execute(x, in_ptr)
-            self._buffers.synchronize()
+        """Borrow a worker for the whole run: its context, stream and buffers are only ours."""
+        if self._workers is None:
+            raise EngineError(f"{self.artifact.key}: the runner is closed")
+        with self._workers.borrow() as worker, worker.buffers.active():
+            in_ptr = worker.buffers.upload(self.input_spec.name, x)
+            out = self._execute(worker, x, in_ptr)
+            worker.buffers.synchronize()
         return out
 
-    def _execute(self, x: np.ndarray, in_ptr: int) -> np.ndarray:
+    def _execute(self, worker: _Worker, x: np.ndarray, in_ptr: int) -> np.ndarray:
         if uses_execute_v3(self._trt_version):
-            return self._execute_v3(x, in_ptr)
-        return self._execute_v2(x, in_ptr)
+            return self._execute_v3(worker, x, in_ptr)
+        return self._execute_v2(worker, x, in_ptr)
 
-    def _output_array(self, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    def _output_array(self, worker: _Worker, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
         out = np.empty(shape, dtype=self._out_dtype)
-        return out, self._buffers.ensure(self.output_spec.name, out.nbytes)
+        return out, worker.buffers.ensure(self.output_spec.name, out.nbytes)
 
-    def _execute_v3(self, x: np.ndarray, in_ptr: int) -> np.ndarray:
+    def _execute_v3(self, worker: _Worker, x: np.ndarray, in_ptr: int) -> np.ndarray:
+        context, buffers = worker.context, worker.buffers
         name_in, name_out = self.input_spec.name, self.output_spec.name
-        if not self._context.set_input_shape(name_in, tuple(x.shape)):
+        if not context.set_input_shape(name_in, tuple(x.shape)):
             raise EngineError(f"{self.artifact.key}: TensorRT rejected input shape {x.shape}")
-        dims = self._context.get_tensor_shape(name_out)
-        out, out_ptr = self._output_array(tuple(dims[i] for i in range(len(dims))))
-        self._context.set_tensor_address(name_in, in_ptr)
-        self._context.set_tensor_address(name_out, out_ptr)
-        if not self._context.execute_async_v3(self._buffers.stream_handle):
+        dims = context.get_tensor_shape(name_out)
+        out, out_ptr = self._output_array(worker, tuple(dims[i] for i in range(len(dims))))
+        context.set_tensor_address(name_in, in_ptr)
+        context.set_tensor_address(name_out, out_ptr)
+        if not context.execute_async_v3(buffers.stream_handle):
             raise EngineError(f"{self.artifact.key}: TensorRT execute_async_v3 failed (see log)")
-        self._buffers.download(name_out, out)
+        buffers.download(name_out, out)
         return out
 
-    def _execute_v2(self, x: np.ndarray, in_ptr: int) -> np.ndarray:
+    def _execute_v2(self, worker: _Worker, x: np.ndarray, in_ptr: int) -> np.ndarray:
         """TensorRT < 8.5 only: binding-index API, absent from the 10.x stubs (hence Any)."""
         engine: Any = self._engine
-        context: Any = self._context
+        context: Any = worker.context
         in_idx = engine.get_binding_index(self.input_spec.name)
         out_idx = engine.get_binding_index(self.output_spec.name)
         context.set_binding_shape(in_idx, tuple(x.shape))
-        out, out_ptr = self._output_array(tuple(context.get_binding_shape(out_idx)))
+        out, out_ptr = self._output_array(worker, tuple(context.get_binding_shape(out_idx)))
         bindings = [0] * engine.num_bindings
         bindings[in_idx], bindings[out_idx] = in_ptr, out_ptr
-        if not context.execute_async_v2(bindings, self._buffers.stream_handle):
+        if not context.execute_async_v2(bindings, worker.buffers.stream_handle):
             raise EngineError(f"{self.artifact.key}: TensorRT execute_async_v2 failed (see log)")
-        self._buffers.download(self.output_spec.name, out)
+        worker.buffers.download(self.output_spec.name, out)
         return out
 
     def describe(self) -> dict[str, str]:
         info = super().describe()
         info["tensorrt"] = getattr(self, "_trt_version", "")
-        if hasattr(self, "_buffers"):
-            info["gpu"] = self._buffers.device_name()
-            info["compute_capability"] = self._buffers.compute_capability()
+        info["contexts"] = str(self.workers)
+        if hasattr(self, "_gpu"):
+            info["gpu"], info["compute_capability"] = self._gpu
         return info
 
     def close(self) -> None:
-        if hasattr(self, "_buffers"):
-            with self._buffers.active():
-                del self._context
-                del self._engine
-            self._buffers.close()
-            del self._buffers
+        """Contexts go before the engine, each inside its own CUDA context; buffers last."""
+        workers = getattr(self, "_workers", None)
+        if workers is None:
+            return
+        self._workers = None
+        for worker in workers.items:
+            with worker.buffers.active():
+                del worker.context
+        with workers.items[0].buffers.active():
+            del self._engine
+        for worker in workers.items:
+            worker.buffers.close()

@@ -36,10 +36,11 @@ def _source_key() -> str:
     return h.hexdigest()[:16]
 
 
-def _cached_bundle(name: str, **kwargs: object) -> Path:
+def _cached_bundle(name: str, tag: str | None = None, **kwargs: object) -> Path:
+    """Build model `name` once per builder version; `tag` names a variant's cache folder."""
     from build_engines.api import build_bundle  # torch only where a bundle is built
 
-    out = CACHE / f"{name}-{_source_key()}"
+    out = CACHE / f"{tag or name}-{_source_key()}"
     if (out / "manifest.json").is_file():
         return out
     # A private build folder per process: concurrent runs never share a half-built bundle.
@@ -59,6 +60,18 @@ def _cached_bundle(name: str, **kwargs: object) -> Path:
 def tiny_bundle() -> Path:
     """Seeded random tiny CLIP: ONNX + OpenVINO fp32 (plumbing and parity)."""
     return _cached_bundle("tiny", targets=("onnx", "openvino"), precisions=("fp32",))
+
+
+@pytest.fixture(scope="session")
+def precisions_bundle() -> Path:
+    """The tiny CLIP with every CPU precision: ORT fp32, OpenVINO fp32 (+bf16 hint), int8, int8w."""
+    return _cached_bundle(
+        "tiny",
+        tag="tiny-precisions",
+        targets=("onnx", "openvino"),
+        precisions=("fp32", "int8", "int8w"),
+        min_parity={"int8": 0.9},  # random weights quantise poorly (see test_cli_bundle)
+    )
 
 
 @pytest.fixture(scope="session")

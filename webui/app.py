@@ -28,6 +28,7 @@ from webui import (
     api,
     api_spec,
     auth,
+    busy,
     gallery_api,
     roots,
     tags_api,
@@ -88,6 +89,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     app.jinja_env.globals["current_role"] = auth.current_role
     _register_error_handlers(app)
+    busy.register(app)  # a full tower queue: 503 + Retry-After
     return app
 
 

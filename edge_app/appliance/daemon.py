@@ -309,8 +309,11 @@ MAX_REQUEST_HEADER_BYTES = 16 * 1024
 _BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
 
 
-def create_server(app: Any, settings: Settings, threads: int = 6, port: int | None = None) -> Any:
-    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit."""
+def create_server(app: Any, settings: Settings, threads: int = 16, port: int | None = None) -> Any:
+    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit.
+
+    16 threads: a thread waiting for the encoder costs little, and concurrent searches must
+    reach the towers' batchers together to be coalesced (engines/batching.py)."""
     import waitress
 
     return waitress.create_server(

@@ -50,6 +50,7 @@ from edge_app.library.store import Library, PhotoMeta
 from edge_app.search import places
 from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
+from engines.batching import bulk_priority
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +338,9 @@ class Indexer:
         if unique:
             firsts = list(unique.values())
             pixels = np.stack([r.pixels for r in firsts if r.pixels is not None])
-            for ready, vec in zip(firsts, self.encoder.encode_pixels(pixels), strict=True):
+            with bulk_priority():  # searches go first on a shared tower
+                vectors = self.encoder.encode_pixels(pixels)
+            for ready, vec in zip(firsts, vectors, strict=True):
                 ready.embedding, ready.pixels = vec, None
             report.encoded += len(firsts)
         for ready in batch.ready:

@@ -24,6 +24,7 @@ from edge_app.library.store import Library
 from edge_app.library.tags import Label, LabelSet
 from edge_app.settings import Settings
 from edge_app.tags import scoring
+from engines.batching import bulk_priority
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,11 @@ class Tagger:
         self.last_runs: list[TagRun] = []
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        parts = [
-            np.asarray(self.encoder.encode_text(texts[i : i + _TEXT_BATCH]), np.float32)
-            for i in range(0, len(texts), _TEXT_BATCH)
-        ]
+        with bulk_priority():  # label prompts queue behind people's searches
+            parts = [
+                np.asarray(self.encoder.encode_text(texts[i : i + _TEXT_BATCH]), np.float32)
+                for i in range(0, len(texts), _TEXT_BATCH)
+            ]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     def label_rows(self, label_set: LabelSet) -> tuple[np.ndarray, np.ndarray]:

@@ -60,11 +60,20 @@ def test_edge_config_env_names_the_file(tmp_path: Path) -> None:
         ({"EDGE_IMPORT_MODE": "sometimes"}, "import_mode"),
         ({"EDGE_DUPLICATE_THRESHOLD": "1.5"}, "duplicate_threshold"),
         ({"EDGE_LOG_LEVEL": "chatty"}, "log_level"),
+        ({"EDGE_MAX_BATCH": "0"}, "max_batch must be >= 1"),
+        ({"EDGE_MAX_QUEUE_DELAY_US": "-5"}, "max_queue_delay_us"),
+        ({"EDGE_TOWER_QUEUE_SIZE": "many"}, "EDGE_TOWER_QUEUE_SIZE"),
     ],
 )
 def test_bad_env_values_name_the_key(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_settings(env=env)
+
+
+def test_batching_settings_from_the_environment() -> None:
+    env = {"EDGE_MAX_BATCH": "1", "EDGE_MAX_QUEUE_DELAY_US": "500", "EDGE_TOWER_QUEUE_SIZE": "8"}
+    s = load_settings(env=env)
+    assert (s.max_batch, s.max_queue_delay_us, s.tower_queue_size) == (1, 500, 8)
 
 
 def test_unknown_toml_key_and_wrong_type_are_errors(tmp_path: Path) -> None:

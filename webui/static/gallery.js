@@ -20,27 +20,42 @@ function appendPage(list, html) {
   return next.getAttribute("data-next-url") || "";
 }
 
+// A busy box answers 503 with Retry-After (seconds): wait that long, then try again.
+function retryAfterMs(response) {
+  const s = parseInt(response.headers.get("Retry-After") || "", 10);
+  return (Number.isFinite(s) && s > 0 ? s : 2) * 1000;
+}
+
 function setupInfiniteScroll() {
   const list = document.getElementById("results");
   const more = document.getElementById("load-more");
   if (!list || !more || !("IntersectionObserver" in window)) return;
   let nextUrl = list.getAttribute("data-next-url");
   let busy = false;
-  const observer = new IntersectionObserver((entries) => {
-    if (!entries.some((e) => e.isIntersecting) || busy || !nextUrl) return;
+  const load = () => {
     busy = true;
     const url = new URL(nextUrl, location.href);
     url.searchParams.set("partial", "1");
     fetch(url, { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((r) => {
+        if (r.status !== 503) return r.ok ? r.text() : Promise.reject(r.status);
+        more.textContent = "The box is busy – retrying…";
+        window.setTimeout(load, retryAfterMs(r));
+        return null;
+      })
       .then((html) => {
+        if (html === null) return;
+        busy = false;
         nextUrl = appendPage(list, html);
         list.setAttribute("data-next-url", nextUrl || "");
         // keep the no-JS link in step, so "back" and reload land on the loaded pages
         if (nextUrl) more.href = nextUrl; else more.parentElement.remove();
       })
-      .catch(() => { more.textContent = "Load more (retry)"; })
-      .finally(() => { busy = false; });
+      .catch(() => { busy = false; more.textContent = "Load more (retry)"; });
+  };
+  const observer = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting) || busy || !nextUrl) return;
+    load();
   }, { rootMargin: "600px" });
   observer.observe(more.parentElement);
 }
