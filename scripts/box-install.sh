@@ -35,6 +35,9 @@ mkdir -p "$PREFIX"
 tar -xzf "$KIT/edge-search-src.tar.gz" -C "$PREFIX"
 say "installing [$KIT_EXTRAS] into $PREFIX/.venv from $WHEELS (no index)"
 "$PY" -m venv "$PREFIX/.venv" || die "$PY -m venv failed: install python3-venv from the OS image"
+# Only the kit's wheels: no pip config file, no PIP_* variables, no index.
+# shellcheck disable=SC2046  # one name per word
+unset $(env | sed -n 's/^\(PIP_[A-Za-z0-9_]*\)=.*/\1/p')
 PIP_CONFIG_FILE=/dev/null "$PREFIX/.venv/bin/python" -m pip install --quiet --no-index \
     --disable-pip-version-check --find-links "$WHEELS" -e "$PREFIX[$KIT_EXTRAS]"
 
@@ -45,6 +48,7 @@ BUNDLE="$ROOT/var/lib/edge-search/bundle"
 if [ -f "$BUNDLE/manifest.json" ]; then
     say "kept the existing engine bundle in $BUNDLE (the kit's is in $KIT/bundle)"
 else
+    mkdir -p "$(dirname "$BUNDLE")"
     rm -rf "$BUNDLE.partial"
     cp -R "$KIT/bundle" "$BUNDLE.partial"
     mv "$BUNDLE.partial" "$BUNDLE"
