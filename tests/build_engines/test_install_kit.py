@@ -51,7 +51,7 @@ def test_targets_check_their_input() -> None:
     assert "cp311" in target.pip_args()
     for bad in ({"arch": "armv7l"}, {"python": "3"}, {"glibc": "2.5"}):
         with pytest.raises(WheelhouseError, match="expected|choose"):
-            Target(**{"arch": "x86_64", "python": "3.11", **bad})  # type: ignore[arg-type]
+            Target(**{"arch": "x86_64", "python": "3.11", **bad})
 
 
 def test_requirements_name_unknown_extras() -> None:
