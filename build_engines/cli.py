@@ -1,4 +1,4 @@
-"""`edge-build`: export | verify | train-toy. The only place that prints or exits."""
+"""`edge-build`: export | verify | train-toy | add-ocr | kit. The only place that prints or exits."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
     ve.add_argument(
         "--calib", type=Path, help="photos for the agreement re-check (default: shapes)"
     )
+    _kit_args(sub.add_parser("kit", help="an offline install kit: wheels + bundle + installer"))
     tr = sub.add_parser("train-toy", help="train the toy-shapes CLIP checkpoint")
     tr.add_argument(
         "--out", type=Path, default=None, help="checkpoint folder (default: the package's)"
@@ -107,6 +108,36 @@ def parser() -> argparse.ArgumentParser:
         help="train the English + Chinese text tower (toy-shapes-bilingual) instead",
     )
     return p
+
+
+def _kit_args(p: argparse.ArgumentParser) -> None:
+    from build_engines.install_kit import DEFAULT_EXTRAS, HOST_PYTHON
+    from build_engines.wheelhouse import ARCHES
+
+    p.add_argument("--bundle", required=True, type=Path, help="engine bundle for the box")
+    p.add_argument("--out", required=True, type=Path, help="new folder for the kit")
+    p.add_argument(
+        "--arch", default=",".join(ARCHES), type=_csv, help="box CPUs (default: %(default)s)"
+    )
+    p.add_argument("--python", default=HOST_PYTHON, help="box's Python (default: %(default)s)")
+    p.add_argument("--glibc", default="2.35", help="box's glibc (default: %(default)s)")
+    p.add_argument(
+        "--extras", default=",".join(DEFAULT_EXTRAS), type=_csv, help="default: %(default)s"
+    )
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from build_engines.install_kit import KitSpec, build_kit
+
+    spec = KitSpec(args.bundle, args.out, args.arch, args.python, args.glibc, args.extras)
+    kit = build_kit(spec)
+    print(f"kit -> {args.out} (bundle {kit['bundle']['id']}, Python {kit['python']})")
+    for arch, wheels in kit["wheels"].items():
+        print(
+            f"  wheels/{arch}: {len(wheels)} wheels, {sum(w['bytes'] for w in wheels) / 1e6:.0f} MB"
+        )
+    print(f"on the box: sudo {args.out}/install.sh")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -205,7 +236,13 @@ def _train_toy(args: argparse.Namespace) -> int:
 
 
 QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "nncf")
-COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr}
+COMMANDS = {
+    "export": _export,
+    "verify": _verify,
+    "train-toy": _train_toy,
+    "add-ocr": _add_ocr,
+    "kit": _kit,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

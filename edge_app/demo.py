@@ -2,7 +2,8 @@
 
 Why it exists: the first thing anyone does with the appliance is check that search by
 meaning works. Without a real CLIP checkpoint there is nothing to search with, so the
-demo builds the synthetic toy-shapes model (it knows coloured shapes only) and says so
+demo uses the synthetic toy-shapes model (it knows coloured shapes only), pre-built and
+shipped in ``edge_app/data/toy-shapes`` so that no builder (torch) is needed, and says so
 plainly, together with how to use a real model. Without photos it writes a sample set:
 generated shape photos the toy model understands, and scikit-image's bundled sample
 photos (astronaut, coffee, cat, rocket, ...), which it does not, to show what a toy
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_MODEL",
     "EXAMPLE_QUERIES",
+    "PREBUILT_BUNDLE",
     "DemoResult",
     "DemoSearch",
     "run_demo",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "toy-shapes"
+#: Built by `python -m build_engines.demo_bundle` (OpenVINO int8w, 5 MB; PROVENANCE.json).
+PREBUILT_BUNDLE = Path(__file__).resolve().parent / "data" / DEFAULT_MODEL
 EXAMPLE_QUERIES = ("a red circle", "a green triangle")
 SKIMAGE_SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina")
 SHAPE_POOL = 500  # random specs to pick one photo per (colour, shape) from
@@ -106,11 +110,29 @@ def ensure_bundle(settings: Settings, model: str | None, say: Say) -> tuple[Sett
             "`edge-build export --model /path/to/clip --out DIR` and pass `--bundle DIR`."
         )
     out = settings.data_dir / "bundles" / _slug(name)
-    built = not (out / MANIFEST_NAME).is_file()
-    if built:
-        say(f"building the {name} engine bundle in {out} (takes a minute or two)")
-        _build(name, out)
+    built = not (out / MANIFEST_NAME).is_file() and _put_bundle(name, model is None, out, say)
     return replace(settings, bundle_dir=out), built
+
+
+def _put_bundle(name: str, default: bool, out: Path, say: Say) -> bool:
+    """Copy the shipped toy bundle (the default) or build ``name``; True when built."""
+    from engines.manifest import MANIFEST_NAME
+
+    if default and (PREBUILT_BUNDLE / MANIFEST_NAME).is_file():
+        say(f"using the pre-built {name} bundle shipped with the app (no builder needed)")
+        _into_place(out, lambda partial: shutil.copytree(PREBUILT_BUNDLE, partial))
+        return False
+    say(f"building the {name} engine bundle in {out} (takes a minute or two)")
+    _build(name, out)
+    return True
+
+
+def _into_place(out: Path, fill: Callable[[Path], object]) -> None:
+    """``fill`` a scratch folder, then rename it: ``out`` appears only once complete."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    fill(partial)
+    partial.replace(out)
 
 
 def _build(model: str, out: Path) -> None:
@@ -124,13 +146,10 @@ def _build(model: str, out: Path) -> None:
     from build_engines.errors import BuildError
 
     targets = ("onnx", "openvino") if importlib.util.find_spec("openvino") else ("onnx",)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     try:
-        build_bundle(model, partial, targets=targets)
+        _into_place(out, lambda partial: build_bundle(model, partial, targets=targets))
     except BuildError as exc:
         raise ConfigError(f"building the {model} bundle failed: {exc}") from exc
-    partial.replace(out)
 
 
 def place_photos(settings: Settings, photos_dir: Path | None, say: Say) -> Path:

@@ -3,6 +3,8 @@
 # Idempotent: a stamp keyed by pyproject.toml and this script skips a finished install.
 #   scripts/bootstrap.sh           runtime + builder (torch 2.14.1 + torchvision 0.29.1 from local disk)
 #   scripts/bootstrap.sh --test    also test tools, Chromium and systemd-analyze (Debian)
+#   scripts/bootstrap.sh --app     the appliance runtime only, no torch, into .venv-app (scripts/demo)
+#   scripts/bootstrap.sh --app --report FILE   resolve --app's set only (pip --dry-run --report)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,14 +12,39 @@ WANT_TEST=0
 [ "${1:-}" = "--test" ] && WANT_TEST=1
 
 log() { echo "[bootstrap] $*" >&2; }
+# pip's exit status is kept; only its noise about this machine's unused local indexes goes.
+quiet_pip() {
+    "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
+# The appliance runtime: what the box runs (tests/test_install_sets.py resolves this very
+# set and fails on torch, torchvision, triton or nvidia-*). OpenVINO runs the demo's
+# pre-built toy bundle (edge_app/data/toy-shapes).
+APP_EXTRAS="openvino"
+if [ "${1:-}" = "--app" ]; then
+    if [ "${2:-}" = "--report" ]; then
+        quiet_pip "${PYTHON:-python3}" -m pip install -q --dry-run --ignore-installed \
+            --report "$3" -e ".[$APP_EXTRAS]"
+        exit
+    fi
+    [ -x .venv-app/bin/python ] || { log "creating .venv-app"; "${PYTHON:-python3}" -m venv .venv-app; }
+    APP_STAMP=".venv-app/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)"
+    if [ ! -f "$APP_STAMP" ]; then
+        log "installing the appliance runtime [$APP_EXTRAS] into .venv-app (no torch)"
+        # --no-compile: Python compiles what the demo imports on first use (~10 s less here)
+        quiet_pip .venv-app/bin/python -m pip install -q --no-compile -e ".[$APP_EXTRAS]"
+        rm -f .venv-app/.installed-*
+        touch "$APP_STAMP"
+    fi
+    exit
+fi
 
 if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     "${PYTHON:-python3}" -m venv .venv
 fi
-# pip's exit status is kept; only its noise about this machine's unused local indexes goes.
 pip_install() {
-    .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+    quiet_pip .venv/bin/python -m pip install -q "$@"
 }
 STAMP=".venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$WANT_TEST"
 
