@@ -13,8 +13,10 @@ words, so a truth "line" is a word box). Metrics, per backend:
   predicted word of its box, over the truth characters; "end-to-end" counts a missed
   word as all-wrong;
 * find-by-word recall@1: each query word looked up with the library's rule
-  (case-insensitive substring of a line, best line confidence first) over all photos;
-  a hit when the first photo's truth contains the word;
+  (`edge_app.library.ocr_store.best_hits`: lines containing the word, case- and
+  accent-insensitive; whole-word matches first, then line confidence) over all photos;
+  a hit when the first photo's truth contains the word. ``find_by_word_substring_r1`` is
+  the earlier rule (any substring, best line confidence first), for comparison;
 * photos/s, detection and recognition seconds per photo, and the gate: photos where
   detection found nothing (recognition skipped) and how many of those had legible words.
 """
@@ -163,35 +165,44 @@ def word_metrics(
 def find_by_word(
     truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]
 ) -> dict[str, float]:
-    """Recall@1 of looking a query word up like `Library.text_hits` does."""
-    texts = [[(p["text"].lower(), p["score"]) for p in lines] for lines in preds]
+    """Recall@1 of looking a query word up like `Library.text_hits` does (and the old rule)."""
+    from edge_app.library.ocr_store import best_hits, fold
+
+    texts = [[(fold(p["text"]), p["score"], p["text"]) for p in lines] for lines in preds]
     owners = [{norm_word(w) for t in row["lines"] for w in t["text"].split()} for row in truth]
-    hits = queries = 0
+    hits = old = queries = 0
     for row in truth:
         for word in row.get("query_words", []):
-            q = word.lower()
+            q = fold(word)
             queries += 1
-            scored = [
-                (max(s for t, s in lines if q in t), i)
-                for i, lines in enumerate(texts)
-                if any(q in t for t, _ in lines)
-            ]
-            if scored:
-                best = min(scored, key=lambda p: (-p[0], p[1]))[1]
-                hits += norm_word(word) in owners[best]
-    return {"find_by_word_recall_at_1": hits / max(queries, 1), "queries": float(queries)}
+            found = [(i, s, raw) for i, lines in enumerate(texts) for t, s, raw in lines if q in t]
+            if found:
+                hits += norm_word(word) in owners[best_hits(word, found)[0].photo_id]
+                first = min(found, key=lambda f: (-f[1], f[0]))[0]
+                old += norm_word(word) in owners[first]
+    return {
+        "find_by_word_recall_at_1": hits / max(queries, 1),
+        "find_by_word_substring_r1": old / max(queries, 1),
+        "queries": float(queries),
+    }
 
 
 def run_ocr_bench(
     images: Path,
     truth_file: Path,
-    bundle: Path,
+    bundles: Sequence[Path],
     prefers: Sequence[str],
     limit: int | None,
     max_side: int,
     log: Callable[[str], None],
-    det_side: int | None = None,
+    det_sides: Sequence[int] = (),
 ) -> dict[str, Any]:
+    """Every bundle x detector size x backend on the same photos, one after the other.
+
+    Rows are named ``FAMILY det SIDE BACKEND`` (no `det_sides`: each bundle's own choice).
+    """
+    from engines.manifest import Manifest
+
     truth = load_truth(truth_file, limit)
     if not truth:
         raise ValueError(f"{truth_file} has no rows")
@@ -200,17 +211,27 @@ def run_ocr_bench(
         "truth_words": sum(len(r["lines"]) for r in truth),
         "backends": {},
     }
-    for prefer in prefers:
-        preds, speed = read_all(bundle, prefer, images, truth, max_side, log, det_side)
-        missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
-        results["backends"][prefer] = {
-            **speed,
-            **box_metrics(truth, preds),
-            **word_metrics(truth, preds),
-            **find_by_word(truth, preds),
-            "no_lines_but_truth_words": missed,
-        }
+    for bundle in bundles:
+        spec = Manifest.load(bundle).ocr
+        family, own = (spec.family, spec.det_side) if spec else ("no OCR", 0)
+        for side in det_sides or (own,):
+            for prefer in prefers:
+                preds, speed = read_all(bundle, prefer, images, truth, max_side, log, side)
+                results["backends"][f"{family} det {side} {prefer}"] = _metrics(truth, preds, speed)
     return results
+
+
+def _metrics(
+    truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]], speed: dict[str, float]
+) -> dict[str, float]:
+    missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
+    return {
+        **speed,
+        **box_metrics(truth, preds),
+        **word_metrics(truth, preds),
+        **find_by_word(truth, preds),
+        "no_lines_but_truth_words": missed,
+    }
 
 
 COLUMNS = (
@@ -224,6 +245,7 @@ COLUMNS = (
     "cer_detected",
     "cer_end_to_end",
     "find_by_word_recall_at_1",
+    "find_by_word_substring_r1",
     "gated_no_text",
 )
 
