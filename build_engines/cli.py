@@ -155,7 +155,9 @@ def _print_ocr(manifest: object) -> None:
     ocr = getattr(manifest, "ocr", None)
     if ocr is None:
         return
-    print(f"OCR: {ocr.family}, {ocr.source} (licence {ocr.license}), detector input {ocr.det_side} px")
+    print(
+        f"OCR: {ocr.family}, {ocr.source} (licence {ocr.license}), detector input {ocr.det_side} px"
+    )
     for a in ocr.artifacts:
         p = a.parity
         par = f"min cos {p.min_cosine:.6f} vs {p.reference}" if p else "reference"

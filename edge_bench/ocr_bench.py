@@ -28,6 +28,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,55 +60,75 @@ def _centre(box: Sequence[Sequence[float]]) -> tuple[float, float]:
     return float(arr[:, 0].mean()), float(arr[:, 1].mean())
 
 
+@dataclass
+class _Run:
+    """One configuration being measured: an open engine, its predictions and timings."""
+
+    name: str
+    engine: Any
+    preds: list[list[dict[str, Any]]] = field(default_factory=list)
+    det_s: float = 0.0
+    rec_s: float = 0.0
+    gated: int = 0
+
+    def read(self, rgb: np.ndarray, scale: float) -> None:
+        t0 = time.perf_counter()
+        boxes = self.engine.detect(rgb)
+        t1 = time.perf_counter()
+        lines = self.engine.read_boxes(rgb, boxes) if boxes else []
+        self.det_s += t1 - t0
+        self.rec_s += time.perf_counter() - t1
+        self.gated += not boxes
+        self.preds.append(
+            [
+                {"text": ln.text, "score": ln.score,
+                 "box": [[x * scale, y * scale] for x, y in ln.box]}
+                for ln in lines
+            ]
+        )  # fmt: skip
+
+    def speed(self) -> dict[str, float]:
+        n = max(len(self.preds), 1)
+        return {
+            "photos_per_s": n / max(self.det_s + self.rec_s, 1e-9),
+            "detect_s_per_photo": self.det_s / n,
+            "recognize_s_per_photo": self.rec_s / n,
+            "gated_no_text": self.gated,
+        }
+
+
 def read_all(
-    bundle: Path,
-    prefer: str,
+    configs: Sequence[tuple[str, Path, str, int | None]],
     images: Path,
     truth: list[dict[str, Any]],
     max_side: int,
     log: Callable[[str], None],
-    det_side: int | None = None,
-) -> tuple[list[list[dict[str, Any]]], dict[str, float]]:
-    """Predicted lines per image (pixels of the full image) and the timings."""
+) -> list[_Run]:
+    """Predicted lines per image (pixels of the full image) and timings per configuration.
+
+    Configurations are (name, bundle, backend, detector side). Every photo is decoded once
+    and read by each configuration in turn, so a shared machine's changing load touches
+    all of them alike (ratios measured side by side, not one run after the other).
+    """
     from edge_app.enrich.ocr_pass import load_for_ocr
     from engines.ocr import open_ocr
 
-    preds: list[list[dict[str, Any]]] = []
-    det_s, rec_s, gated = 0.0, 0.0, 0
-    with open_ocr(bundle, prefer=prefer, det_max_side=det_side) as engine:
-        engine.read(load_for_ocr(images / truth[0]["image"], max_side, 10**9))  # warm-up
-        start = time.perf_counter()
-        for row in truth:
+    with ExitStack() as stack:
+        runs = [
+            _Run(name, stack.enter_context(open_ocr(bundle, prefer=prefer, det_max_side=side)))
+            for name, bundle, prefer, side in configs
+        ]
+        first = load_for_ocr(images / truth[0]["image"], max_side, 10**9)
+        for run in runs:
+            run.engine.read(first)  # warm-up
+        for n, row in enumerate(truth, start=1):
             rgb = load_for_ocr(images / row["image"], max_side, 10**9)
             scale = row.get("width", rgb.shape[1]) / rgb.shape[1]
-            t0 = time.perf_counter()
-            boxes = engine.detect(rgb)
-            t1 = time.perf_counter()
-            lines = engine.read_boxes(rgb, boxes) if boxes else []
-            det_s, rec_s, gated = (
-                det_s + t1 - t0,
-                rec_s + time.perf_counter() - t1,
-                gated + (not boxes),
-            )
-            preds.append(
-                [
-                    {
-                        "text": ln.text,
-                        "score": ln.score,
-                        "box": [[x * scale, y * scale] for x, y in ln.box],
-                    }
-                    for ln in lines
-                ]
-            )
-        wall = time.perf_counter() - start
-    n = len(truth)
-    log(f"{prefer}: {n} photos in {wall:.1f}s")
-    return preds, {
-        "photos_per_s": n / wall,
-        "detect_s_per_photo": det_s / n,
-        "recognize_s_per_photo": rec_s / n,
-        "gated_no_text": gated,
-    }
+            for run in runs:
+                run.read(rgb, scale)
+            if n % 20 == 0:
+                log(f"{n} of {len(truth)} photos read by {len(runs)} configurations")
+    return runs
 
 
 def box_metrics(truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]) -> dict[str, float]:
@@ -199,7 +221,8 @@ def run_ocr_bench(
 ) -> dict[str, Any]:
     """Every bundle x detector size x backend on the same photos, one after the other.
 
-    Rows are named ``FAMILY det SIDE BACKEND`` (no `det_sides`: each bundle's own choice).
+    Rows are named ``BUNDLE-FOLDER: FAMILY det SIDE BACKEND`` (no `det_sides`: each
+    bundle's own choice).
     """
     from engines.manifest import Manifest
 
@@ -211,13 +234,15 @@ def run_ocr_bench(
         "truth_words": sum(len(r["lines"]) for r in truth),
         "backends": {},
     }
+    configs = []
     for bundle in bundles:
         spec = Manifest.load(bundle).ocr
         family, own = (spec.family, spec.det_side) if spec else ("no OCR", 0)
         for side in det_sides or (own,):
-            for prefer in prefers:
-                preds, speed = read_all(bundle, prefer, images, truth, max_side, log, side)
-                results["backends"][f"{family} det {side} {prefer}"] = _metrics(truth, preds, speed)
+            name = f"{bundle.name}: {family} det {side}"
+            configs += [(f"{name} {p}", bundle, p, side) for p in prefers]
+    for run in read_all(configs, images, truth, max_side, log):
+        results["backends"][run.name] = _metrics(truth, run.preds, run.speed())
     return results
 
 

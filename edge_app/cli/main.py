@@ -32,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
+from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
@@ -186,30 +187,42 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="folders/files inside a photo root")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    enrich_cli.enrich_args(p)
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
+    """Index, then tag and read the text like the daemon does (unless --no-tags/--no-ocr)."""
     from edge_app.indexing.progress import TqdmBar
 
     paths = [p.resolve() for p in args.paths] or None
     quiet = args.json or not sys.stderr.isatty()
-    with _open_context(settings) as ctx, _stop_on_signals() as stop, TqdmBar(disable=quiet) as bar:
-        ctx.progress.add_listener(bar)
-        report = ctx.index_library(paths, stop_event=stop)
+    with _open_context(settings) as ctx, _stop_on_signals() as stop:
+        with TqdmBar(disable=quiet) as bar:
+            ctx.progress.add_listener(bar)
+            report = ctx.index_library(paths, stop_event=stop)
+        choice = enrich_cli.choice_from_args(args)
+        enriched = None if stop.is_set() else enrich_cli.run_enrich(ctx, choice, stop, quiet)
+        counts = ctx.library.ocr_counts()
+    stopped = report.stopped or stop.is_set()
     if args.json:
-        _json(report.to_dict())
+        _json({**report.to_dict(), "enrichment": enriched and enriched.to_dict(), "ocr": counts})
     else:
         _print_index_report(report.to_dict())
-    return EXIT_INTERRUPTED if report.stopped else EXIT_OK
+        for line in enrich_cli.enrich_sentences(enriched, counts) if enriched else []:
+            _out(line)
+    return EXIT_INTERRUPTED if stopped else EXIT_OK
 
 
 def _print_index_report(data: dict[str, Any]) -> None:
-    keys = ("scanned", "encoded", "new", "changed", "moved", "reused", "deleted", "unchanged")
-    _out(", ".join(f"{k} {data[k]}" for k in keys) + f" in {data['seconds']:.1f} s")
+    changes = ", ".join(f"{data[k]} {k}" for k in ("new", "changed", "moved", "deleted"))
+    _out(
+        f"Indexed {data['scanned']} files in {data['seconds']:.1f} s: {changes}, "
+        f"{data['unchanged']} unchanged ({data['encoded']} encoded, {data['reused']} reused)."
+    )
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
     if data["stopped"]:
-        _out("stopped early; run `edge-app index` again to finish (nothing is lost)")
+        _out("Stopped early; run `edge-app index` again to finish (nothing is lost).")
 
 
 # ----------------------------------------------------------------------------- search
@@ -320,8 +333,10 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     tags = data.get("tags") or {}
     _out(
         f"tags     {tags.get('tags', 0)} on {tags.get('tagged_photos', 0)} photos "
-        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets)"
+        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets), "
+        f"{tags.get('waiting_sets', 0)} label sets waiting to be tagged"
     )
+    _out("text     " + enrich_cli.ocr_library_sentence(data.get("ocr") or {}))
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
     return EXIT_OK
@@ -329,6 +344,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_data(settings: Settings) -> dict[str, Any]:
     """What `edge-app status` reports (also handy for scripts)."""
+    from edge_app.enrich.passes import tag_progress
     from edge_app.library.store import Library
     from engines.errors import BundleError
     from engines.manifest import Manifest
@@ -352,7 +368,8 @@ def status_data(settings: Settings) -> dict[str, Any]:
         }
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
-        data["tags"] = library.tag_totals()
+        bundle_id = data["bundle"]["id"] if data["bundle"] else None
+        data["tags"] = tag_progress(library, bundle_id, settings.tag_builtin_sets)
         data["index_generation"] = library.index_generation()
         data["ocr"] = library.ocr_counts()
         data["errors"] = [

@@ -144,7 +144,7 @@ def test_counts(svc: tuple[SearchService, list[int]]) -> None:
 def test_whole_word_ranks_above_a_match_inside_a_longer_word(
     svc: tuple[SearchService, list[int]],
 ) -> None:
-    """"the" is a word in "the end" (confidence 0.60) and only part of "THEATRE" (0.99)."""
+    """The word "the" stands alone in "the end" (confidence 0.60), is part of "THEATRE" (0.99)."""
     service, ids = svc
     page = service.search("text:the")
     assert _ids(page) == [ids[8], ids[7]]
