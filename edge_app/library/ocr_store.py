@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,38 @@ OCR_SCHEMA = (
         INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END""",
 )
+
+# Schema v6: the trigram index covers `folded` (casefolded, accents removed, by `fold`), so
+# "cafe" finds "CAFÉ" and non-ASCII case never blocks a match (SQLite < 3.45's trigram
+# tokenizer cannot drop diacritics itself). The v4 index over `text` is replaced.
+OCR_FOLD_SCHEMA = (
+    "ALTER TABLE ocr_lines ADD COLUMN folded TEXT NOT NULL DEFAULT ''",
+    "DROP TRIGGER ocr_lines_ai",
+    "DROP TRIGGER ocr_lines_ad",
+    "DROP TABLE ocr_fts",
+    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        folded, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, folded) VALUES (new.id, new.folded);
+    END""",
+    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, folded) VALUES ('delete', old.id, old.folded);
+    END""",
+)
+
+
+def fold_existing_lines(conn: sqlite3.Connection) -> None:
+    """Migration step: the v6 index schema, `folded` filled for every stored line, and the
+    index rebuilt from it (inside the migration's transaction)."""
+    for statement in OCR_FOLD_SCHEMA:
+        conn.execute(statement)
+    rows = conn.execute("SELECT id, text FROM ocr_lines").fetchall()
+    conn.executemany(
+        "UPDATE ocr_lines SET folded = ? WHERE id = ?", [(fold(r[1]), r[0]) for r in rows]
+    )
+    conn.execute("INSERT INTO ocr_fts(ocr_fts) VALUES ('rebuild')")
+
 
 # A line counts only while its status row matches the photo's current content.
 # CROSS JOIN fixes the join order (SQLite keeps it): start from the matching lines. Left
@@ -166,8 +199,9 @@ class OcrStore(SqliteStore):
             self._exec("DELETE FROM ocr_lines WHERE photo_id = ?", [photo_id])
             for i, line in enumerate(lines):
                 self._exec(
-                    "INSERT INTO ocr_lines (photo_id, line_no, text, score, box) VALUES (?, ?, ?, ?, ?)",
-                    [photo_id, i, line.text, line.score, json.dumps(line.box)],
+                    "INSERT INTO ocr_lines (photo_id, line_no, text, folded, score, box) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [photo_id, i, line.text, fold(line.text), line.score, json.dumps(line.box)],
                 )
             self._exec(
                 "INSERT OR REPLACE INTO ocr_status (photo_id, sha256, state, reason, engine, "
@@ -228,14 +262,15 @@ class OcrStore(SqliteStore):
         `TextHit.order`: whole-word matches first, then confidence, then photo id.
         """
         phrase = " ".join(phrase.split())
-        if not phrase:
+        folded = fold(phrase)
+        if not folded:
             return []
-        if len(phrase) >= MIN_TRIGRAM:
+        if len(folded) >= MIN_TRIGRAM:
             match = "l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH :q)"
-            params = {"q": '"' + phrase.replace('"', '""') + '"'}
+            params = {"q": '"' + folded.replace('"', '""') + '"'}
         else:  # trigram needs 3 characters: scan with LIKE (ESCAPE keeps % and _ literal)
-            match = "l.text LIKE :q ESCAPE '\\'"
-            escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            match = "l.folded LIKE :q ESCAPE '\\'"
+            escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params = {"q": f"%{escaped}%"}
         rows = self._rows(
             f"SELECT l.photo_id, l.score, l.text FROM ocr_lines l {_CURRENT} WHERE {match}",

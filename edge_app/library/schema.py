@@ -190,12 +190,20 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
+def _v6_ocr_folded_text(conn: sqlite3.Connection) -> None:
+    """OCR text index over case- and accent-folded lines ("cafe" finds "CAFÉ")."""
+    from edge_app.library.ocr_store import fold_existing_lines
+
+    fold_existing_lines(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
     _v4_ocr_text,
     _v5_label_sets_and_tags,
+    _v6_ocr_folded_text,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

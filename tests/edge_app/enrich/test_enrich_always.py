@@ -86,7 +86,10 @@ def test_daemon_reads_and_tags_a_cli_indexed_library_by_itself(
     assert main([*base, "index", "--no-ocr", "--no-tags", "--json"]) == EXIT_OK
     bundle_id = Manifest.load(ocr_bundle).bundle_id
     assert not _enriched(data / "library.db", bundle_id)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     argv = [sys.executable, "-m", "edge_app", *base, "serve", "--host", "127.0.0.1",
             "--port", str(_free_port())]  # fmt: skip
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -149,8 +149,10 @@ def test_whole_word_ranks_above_a_match_inside_a_longer_word(
     page = service.search("text:the")
     assert _ids(page) == [ids[8], ids[7]]
     assert page.results[0].text_match == "the end"
-    # each photo's best line: photo 9's "cafeteria" (0.99) is only a part, photo 10's whole
-    assert _ids(service.search("text:cafe")) == [ids[10], ids[9]]
+    # each photo's best line: photo 9's "Café" (0.85) beats its "cafeteria" (0.99, a part)
+    assert _ids(service.search("text:cafe")) == [ids[9], ids[10]]
+    assert _ids(service.search("text:CAFÉ")) == [ids[9], ids[10]]  # accents do not count
+    assert _ids(service.search("text:feter")) == [ids[9]]
     # with semantic terms the whole-word group still comes first, whatever the cosine
     assert _ids(service.search("text:the + a red circle"))[0] == ids[8]
 
