@@ -82,13 +82,15 @@ def parser() -> argparse.ArgumentParser:
     )
     ex.add_argument(
         "--ocr", nargs="?", const="wheel", metavar="DIR",
-        help="add the PP-OCR models (default: from the installed rapidocr-onnxruntime wheel)",
+        help="add the PP-OCR models (default: from the installed wheel of --ocr-models)",
     )  # fmt: skip
+    _ocr_models_arg(ex)
     oc = sub.add_parser("add-ocr", help="add PP-OCR text models to an existing bundle")
     oc.add_argument("bundle", type=Path)
     oc.add_argument("--from", dest="source", type=Path, help="folder of PP-OCR .onnx models")
     oc.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino")
     oc.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16 (default fp32)")
+    _ocr_models_arg(oc)
     ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
     ve.add_argument("bundle", type=Path)
     ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
@@ -140,6 +142,16 @@ def _kit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ocr_models_arg(p: argparse.ArgumentParser) -> None:
+    from build_engines.ocr_sources import DEFAULT_FAMILY, FAMILIES
+
+    p.add_argument(
+        "--ocr-models", choices=sorted(FAMILIES), default=DEFAULT_FAMILY,
+        help="PP-OCR family: v6 = PP-OCRv6 small from the rapidocr wheel, "
+        f"v4 = PP-OCRv4 from rapidocr-onnxruntime (default {DEFAULT_FAMILY})",
+    )  # fmt: skip
+
+
 def _export(args: argparse.Namespace) -> int:
     from build_engines.api import build_bundle
     from engines.manifest import Manifest
@@ -156,7 +168,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.ocr:
         from build_engines.ocr_models import add_ocr
 
-        add_ocr(out, None if args.ocr == "wheel" else Path(args.ocr), args.targets, args.precision)
+        folder = None if args.ocr == "wheel" else Path(args.ocr)
+        add_ocr(out, folder, args.targets, args.precision, args.ocr_models)
     manifest = Manifest.load(out)
     print(f"bundle {manifest.bundle_id} -> {out}")
     for a in manifest.artifacts:
@@ -173,7 +186,9 @@ def _print_ocr(manifest: object) -> None:
     ocr = getattr(manifest, "ocr", None)
     if ocr is None:
         return
-    print(f"OCR: {ocr.source} (licence {ocr.license})")
+    print(
+        f"OCR: {ocr.family}, {ocr.source} (licence {ocr.license}), detector input {ocr.det_side} px"
+    )
     for a in ocr.artifacts:
         p = a.parity
         par = f"min cos {p.min_cosine:.6f} vs {p.reference}" if p else "reference"
@@ -184,7 +199,7 @@ def _add_ocr(args: argparse.Namespace) -> int:
     from build_engines.ocr_models import add_ocr
     from engines.manifest import Manifest
 
-    add_ocr(args.bundle, args.source, args.targets, args.precision)
+    add_ocr(args.bundle, args.source, args.targets, args.precision, args.ocr_models)
     _print_ocr(Manifest.load(args.bundle))
     return 0
 

@@ -1,11 +1,10 @@
 """PP-OCR models into a bundle: copy, record, convert, and prove parity against ONNX Runtime.
 
-Source: the `rapidocr-onnxruntime` wheel (Apache-2.0) ships PaddleOCR's PP-OCRv4
-detection and recognition models and the mobile v2.0 direction classifier as ONNX; the
-recognition dictionary (`ppocr_keys_v1.txt`, 6623 characters, Chinese + English) is
-stored in the recognition model's metadata. The wheel is only a *file source* here:
-nothing imports rapidocr. A local folder with `*det*.onnx`, `*rec*.onnx`, `*cls*.onnx`
-and `ppocr_keys_v1.txt` works too.
+Sources (`build_engines.ocr_sources`): PP-OCRv6 (default) from the `rapidocr` wheel or
+PP-OCRv4 from `rapidocr-onnxruntime` (both Apache-2.0), each with the mobile v2.0
+direction classifier; the recognition dictionary is stored in the recognition model's
+metadata and written to the bundle as `ppocr_keys_v1.txt`. A local folder with
+`*det*.onnx`, `*rec*.onnx`, `*cls*.onnx` (and `ppocr_keys_v1.txt`) works too.
 
 ONNX Runtime fp32 is the reference (the models were exported from Paddle to ONNX by
 their authors); each converted artifact is run through the runtime's own runners on
@@ -16,16 +15,16 @@ logits (gated like the CLIP towers), plus max |diff| and argmax agreement record
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from build_engines import convert_openvino, validate
 from build_engines.bundle_writer import file_entry
-from build_engines.errors import BuildError, ConversionError, ParityError
+from build_engines.errors import ConversionError, ParityError
+from build_engines.ocr_sources import DEFAULT_FAMILY, DICT_NAME, TOWERS, OcrSource, find_source
 from build_engines.validate import ParityReport
 from engines.manifest import Artifact, BatchProfile, FileEntry, Manifest, OcrSpec, TensorSpec
 
@@ -33,9 +32,6 @@ log = logging.getLogger(__name__)
 
 OCR_DIR = "ocr"
 WORK_DIR = "ocr.partial"  # staged here; swapped in for ocr/ only after the parity gate
-DICT_NAME = "ppocr_keys_v1.txt"
-WHEEL = "rapidocr-onnxruntime"
-TOWERS = ("ocr_det", "ocr_cls", "ocr_rec")
 OCR_PRECISIONS = ("fp32", "fp16")
 REFERENCE = "onnxruntime-fp32"
 BATCH = {
@@ -43,64 +39,6 @@ BATCH = {
     "ocr_cls": BatchProfile(1, 8, 32),
     "ocr_rec": BatchProfile(1, 8, 32),
 }
-
-
-@dataclass(frozen=True)
-class OcrSource:
-    """Where the three models and the dictionary come from, and under which licence."""
-
-    models: dict[str, Path]  # tower -> .onnx
-    dictionary: str
-    source: str
-    license: str
-
-
-def find_source(folder: Path | None = None) -> OcrSource:
-    """The installed wheel's models (default) or a local folder's."""
-    if folder is None:
-        return _wheel_source()
-    folder = Path(folder)
-    models = {t: _one(folder, f"*{t.removeprefix('ocr_')}*.onnx") for t in TOWERS}
-    keys = folder / DICT_NAME
-    text = (
-        keys.read_text(encoding="utf-8") if keys.is_file() else _dict_from_model(models["ocr_rec"])
-    )
-    licence = folder / "LICENSE"
-    notice = licence.read_text(encoding="utf-8").splitlines()[0] if licence.is_file() else "unknown"
-    return OcrSource(models, text, f"folder:{folder}", notice)
-
-
-def _wheel_source() -> OcrSource:
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")  # finds, never imports
-    if spec is None or spec.origin is None:
-        raise BuildError(
-            f"the {WHEEL} wheel is not installed: `pip install --no-deps {WHEEL}` "
-            "(it is only a source of model files) or pass --ocr DIR"
-        )
-    models_dir = Path(spec.origin).parent / "models"
-    models = {t: _one(models_dir, f"*{t.removeprefix('ocr_')}*.onnx") for t in TOWERS}
-    meta = importlib.metadata.metadata(WHEEL)
-    version = importlib.metadata.version(WHEEL)
-    source = f"{WHEEL} {version} (PP-OCRv4 det/rec, ppocr mobile v2.0 cls)"
-    return OcrSource(models, _dict_from_model(models["ocr_rec"]), source, str(meta["License"]))
-
-
-def _one(folder: Path, pattern: str) -> Path:
-    found = sorted(folder.glob(pattern))
-    if len(found) != 1:
-        raise BuildError(
-            f"expected exactly one {pattern} in {folder}, found {[p.name for p in found]}"
-        )
-    return found[0]
-
-
-def _dict_from_model(rec: Path) -> str:
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(str(rec), load_external_data=False).metadata_props}
-    if "character" not in meta:
-        raise BuildError(f"{rec} has no 'character' metadata: put {DICT_NAME} next to it")
-    return meta["character"].rstrip("\n") + "\n"
 
 
 def tensor_specs(onnx_path: Path, tower: str, classes: int) -> tuple[TensorSpec, TensorSpec]:
@@ -122,10 +60,12 @@ def add_ocr(
     folder: Path | None = None,
     targets: Sequence[str] = ("onnx", "openvino"),
     precisions: Sequence[str] = ("fp32",),
+    models: str = DEFAULT_FAMILY,
 ) -> OcrSpec:
     """Copy, convert and parity-check the OCR models; rewrite the manifest with them.
 
-    The CLIP artifacts and the bundle_id are untouched (no re-embedding needed).
+    `models` picks the family (``v6`` or ``v4``, see `build_engines.ocr_sources`). The
+    CLIP artifacts and the bundle_id are untouched (no re-embedding needed).
     """
     from build_engines.ocr_parity import measure_all
 
@@ -136,7 +76,7 @@ def add_ocr(
             "OCR: TensorRT plans need dynamic H/W profiles, not built yet; "
             "the OCR models run on ONNX Runtime/OpenVINO"
         )
-    src = find_source(folder)
+    src = find_source(folder, models)
     work = bundle_dir / WORK_DIR
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -169,6 +109,8 @@ def _stage(
         dictionary=file_entry(bundle_dir, f"{WORK_DIR}/{DICT_NAME}"),
         source=src.source,
         license=src.license,
+        family=src.family,
+        det_side=src.det_side,
     )
 
 

@@ -88,7 +88,7 @@ class Settings:
     watch_settle_s: float = 2.0  # a file must be unchanged this long before it is indexed
     ocr_enabled: bool = True  # read text in photos after embedding, when the bundle has OCR
     ocr_max_side: int = 2048  # photos are decoded at most this long for OCR (bounded cost)
-    ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
+    ocr_det_side: int = 0  # detector input bound; 0 = the bundle's measured choice (det_side)
     tag_threshold: float = 3.0  # calibrated tag score (robust z, docs/TAGS.md) to assign a tag
     tag_builtin_sets: str = "everyday"  # comma-separated built-in label sets the daemon installs
     # dynamic batching per tower (engines/batching.py): rows coalesced into one inference
@@ -317,7 +317,10 @@ def _validate(s: Settings) -> None:
             f"watch_settle_s must be in 0..600, got {s.watch_settle_s}",
         ),
         (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
-        (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
+        (
+            s.ocr_det_side == 0 or s.ocr_det_side >= 64,
+            f"ocr_det_side must be 0 (the bundle's choice) or >= 64, got {s.ocr_det_side}",
+        ),
         (0.0 < s.tag_threshold <= 50.0, f"tag_threshold must be in (0, 50], got {s.tag_threshold}"),
         (s.max_batch >= 1, f"max_batch must be >= 1 (1 = no batching), got {s.max_batch}"),
         (

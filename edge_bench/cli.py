@@ -111,11 +111,17 @@ def _add_ocr(sub: Any) -> None:
     p = sub.add_parser("ocr", help="OCR quality (recall, precision, CER, find-by-word) and speed")
     p.add_argument("--images", type=Path, required=True, help="folder of photos")
     p.add_argument("--truth", type=Path, required=True, help="ground_truth.jsonl (see ocr_bench)")
-    p.add_argument("--bundle", type=Path, required=True, help="bundle with OCR models")
+    p.add_argument(
+        "--bundle", type=Path, required=True, action="append",
+        help="bundle with OCR models (repeat to compare bundles in one run)",
+    )  # fmt: skip
     p.add_argument("--prefer", type=_names, default=("onnxruntime", "openvino:fp32"))
     p.add_argument("--limit", type=int, help="first N photos only")
     p.add_argument("--max-side", type=int, default=2048, help="decode size (as ocr_max_side)")
-    p.add_argument("--det-side", type=int, help="detector input bound (default 960)")
+    p.add_argument(
+        "--det-side", type=_ints, default=(),
+        help="detector input bounds to compare, e.g. 960,1280 (default: each bundle's choice)",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 

@@ -13,8 +13,10 @@ words, so a truth "line" is a word box). Metrics, per backend:
   predicted word of its box, over the truth characters; "end-to-end" counts a missed
   word as all-wrong;
 * find-by-word recall@1: each query word looked up with the library's rule
-  (case-insensitive substring of a line, best line confidence first) over all photos;
-  a hit when the first photo's truth contains the word;
+  (`edge_app.library.ocr_store.best_hits`: lines containing the word, case- and
+  accent-insensitive; whole-word matches first, then line confidence) over all photos;
+  a hit when the first photo's truth contains the word. ``find_by_word_substring_r1`` is
+  the earlier rule (any substring, best line confidence first), for comparison;
 * photos/s, detection and recognition seconds per photo, and the gate: photos where
   detection found nothing (recognition skipped) and how many of those had legible words.
 """
@@ -26,6 +28,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,55 +60,75 @@ def _centre(box: Sequence[Sequence[float]]) -> tuple[float, float]:
     return float(arr[:, 0].mean()), float(arr[:, 1].mean())
 
 
+@dataclass
+class _Run:
+    """One configuration being measured: an open engine, its predictions and timings."""
+
+    name: str
+    engine: Any
+    preds: list[list[dict[str, Any]]] = field(default_factory=list)
+    det_s: float = 0.0
+    rec_s: float = 0.0
+    gated: int = 0
+
+    def read(self, rgb: np.ndarray, scale: float) -> None:
+        t0 = time.perf_counter()
+        boxes = self.engine.detect(rgb)
+        t1 = time.perf_counter()
+        lines = self.engine.read_boxes(rgb, boxes) if boxes else []
+        self.det_s += t1 - t0
+        self.rec_s += time.perf_counter() - t1
+        self.gated += not boxes
+        self.preds.append(
+            [
+                {"text": ln.text, "score": ln.score,
+                 "box": [[x * scale, y * scale] for x, y in ln.box]}
+                for ln in lines
+            ]
+        )  # fmt: skip
+
+    def speed(self) -> dict[str, float]:
+        n = max(len(self.preds), 1)
+        return {
+            "photos_per_s": n / max(self.det_s + self.rec_s, 1e-9),
+            "detect_s_per_photo": self.det_s / n,
+            "recognize_s_per_photo": self.rec_s / n,
+            "gated_no_text": self.gated,
+        }
+
+
 def read_all(
-    bundle: Path,
-    prefer: str,
+    configs: Sequence[tuple[str, Path, str, int | None]],
     images: Path,
     truth: list[dict[str, Any]],
     max_side: int,
     log: Callable[[str], None],
-    det_side: int | None = None,
-) -> tuple[list[list[dict[str, Any]]], dict[str, float]]:
-    """Predicted lines per image (pixels of the full image) and the timings."""
+) -> list[_Run]:
+    """Predicted lines per image (pixels of the full image) and timings per configuration.
+
+    Configurations are (name, bundle, backend, detector side). Every photo is decoded once
+    and read by each configuration in turn, so a shared machine's changing load touches
+    all of them alike (ratios measured side by side, not one run after the other).
+    """
     from edge_app.enrich.ocr_pass import load_for_ocr
     from engines.ocr import open_ocr
 
-    preds: list[list[dict[str, Any]]] = []
-    det_s, rec_s, gated = 0.0, 0.0, 0
-    with open_ocr(bundle, prefer=prefer, det_max_side=det_side) as engine:
-        engine.read(load_for_ocr(images / truth[0]["image"], max_side, 10**9))  # warm-up
-        start = time.perf_counter()
-        for row in truth:
+    with ExitStack() as stack:
+        runs = [
+            _Run(name, stack.enter_context(open_ocr(bundle, prefer=prefer, det_max_side=side)))
+            for name, bundle, prefer, side in configs
+        ]
+        first = load_for_ocr(images / truth[0]["image"], max_side, 10**9)
+        for run in runs:
+            run.engine.read(first)  # warm-up
+        for n, row in enumerate(truth, start=1):
             rgb = load_for_ocr(images / row["image"], max_side, 10**9)
             scale = row.get("width", rgb.shape[1]) / rgb.shape[1]
-            t0 = time.perf_counter()
-            boxes = engine.detect(rgb)
-            t1 = time.perf_counter()
-            lines = engine.read_boxes(rgb, boxes) if boxes else []
-            det_s, rec_s, gated = (
-                det_s + t1 - t0,
-                rec_s + time.perf_counter() - t1,
-                gated + (not boxes),
-            )
-            preds.append(
-                [
-                    {
-                        "text": ln.text,
-                        "score": ln.score,
-                        "box": [[x * scale, y * scale] for x, y in ln.box],
-                    }
-                    for ln in lines
-                ]
-            )
-        wall = time.perf_counter() - start
-    n = len(truth)
-    log(f"{prefer}: {n} photos in {wall:.1f}s")
-    return preds, {
-        "photos_per_s": n / wall,
-        "detect_s_per_photo": det_s / n,
-        "recognize_s_per_photo": rec_s / n,
-        "gated_no_text": gated,
-    }
+            for run in runs:
+                run.read(rgb, scale)
+            if n % 20 == 0:
+                log(f"{n} of {len(truth)} photos read by {len(runs)} configurations")
+    return runs
 
 
 def box_metrics(truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]) -> dict[str, float]:
@@ -163,35 +187,45 @@ def word_metrics(
 def find_by_word(
     truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]
 ) -> dict[str, float]:
-    """Recall@1 of looking a query word up like `Library.text_hits` does."""
-    texts = [[(p["text"].lower(), p["score"]) for p in lines] for lines in preds]
+    """Recall@1 of looking a query word up like `Library.text_hits` does (and the old rule)."""
+    from edge_app.library.ocr_store import best_hits, fold
+
+    texts = [[(fold(p["text"]), p["score"], p["text"]) for p in lines] for lines in preds]
     owners = [{norm_word(w) for t in row["lines"] for w in t["text"].split()} for row in truth]
-    hits = queries = 0
+    hits = old = queries = 0
     for row in truth:
         for word in row.get("query_words", []):
-            q = word.lower()
+            q = fold(word)
             queries += 1
-            scored = [
-                (max(s for t, s in lines if q in t), i)
-                for i, lines in enumerate(texts)
-                if any(q in t for t, _ in lines)
-            ]
-            if scored:
-                best = min(scored, key=lambda p: (-p[0], p[1]))[1]
-                hits += norm_word(word) in owners[best]
-    return {"find_by_word_recall_at_1": hits / max(queries, 1), "queries": float(queries)}
+            found = [(i, s, raw) for i, lines in enumerate(texts) for t, s, raw in lines if q in t]
+            if found:
+                hits += norm_word(word) in owners[best_hits(word, found)[0].photo_id]
+                first = min(found, key=lambda f: (-f[1], f[0]))[0]
+                old += norm_word(word) in owners[first]
+    return {
+        "find_by_word_recall_at_1": hits / max(queries, 1),
+        "find_by_word_substring_r1": old / max(queries, 1),
+        "queries": float(queries),
+    }
 
 
 def run_ocr_bench(
     images: Path,
     truth_file: Path,
-    bundle: Path,
+    bundles: Sequence[Path],
     prefers: Sequence[str],
     limit: int | None,
     max_side: int,
     log: Callable[[str], None],
-    det_side: int | None = None,
+    det_sides: Sequence[int] = (),
 ) -> dict[str, Any]:
+    """Every bundle x detector size x backend on the same photos, one after the other.
+
+    Rows are named ``BUNDLE-FOLDER: FAMILY det SIDE BACKEND`` (no `det_sides`: each
+    bundle's own choice).
+    """
+    from engines.manifest import Manifest
+
     truth = load_truth(truth_file, limit)
     if not truth:
         raise ValueError(f"{truth_file} has no rows")
@@ -200,17 +234,29 @@ def run_ocr_bench(
         "truth_words": sum(len(r["lines"]) for r in truth),
         "backends": {},
     }
-    for prefer in prefers:
-        preds, speed = read_all(bundle, prefer, images, truth, max_side, log, det_side)
-        missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
-        results["backends"][prefer] = {
-            **speed,
-            **box_metrics(truth, preds),
-            **word_metrics(truth, preds),
-            **find_by_word(truth, preds),
-            "no_lines_but_truth_words": missed,
-        }
+    configs = []
+    for bundle in bundles:
+        spec = Manifest.load(bundle).ocr
+        family, own = (spec.family, spec.det_side) if spec else ("no OCR", 0)
+        for side in det_sides or (own,):
+            name = f"{bundle.name}: {family} det {side}"
+            configs += [(f"{name} {p}", bundle, p, side) for p in prefers]
+    for run in read_all(configs, images, truth, max_side, log):
+        results["backends"][run.name] = _metrics(truth, run.preds, run.speed())
     return results
+
+
+def _metrics(
+    truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]], speed: dict[str, float]
+) -> dict[str, float]:
+    missed = sum(1 for r, p in zip(truth, preds, strict=True) if not p and r["lines"])
+    return {
+        **speed,
+        **box_metrics(truth, preds),
+        **word_metrics(truth, preds),
+        **find_by_word(truth, preds),
+        "no_lines_but_truth_words": missed,
+    }
 
 
 COLUMNS = (
@@ -224,6 +270,7 @@ COLUMNS = (
     "cer_detected",
     "cer_end_to_end",
     "find_by_word_recall_at_1",
+    "find_by_word_substring_r1",
     "gated_no_text",
 )
 

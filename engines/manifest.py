@@ -175,6 +175,8 @@ class OcrSpec:
     license: str = "Apache-2.0"
     rec_height: int = 48
     cls_shape: tuple[int, int] = (48, 192)
+    family: str = "PP-OCRv4"  # bundles written before the key existed were all PP-OCRv4
+    det_side: int = 960  # detector input bound chosen for this family by measurement
     checks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def artifacts_for(self, tower: str) -> list[Artifact]:
@@ -326,6 +328,8 @@ def _ocr(d: dict[str, Any]) -> OcrSpec:
         license=str(d.get("license", "")),
         rec_height=int(d.get("rec_height", 48)),
         cls_shape=(h, w),
+        family=str(d.get("family", "PP-OCRv4")),
+        det_side=int(d.get("det_side", 960)),
         checks={
             str(k): {str(m): float(v) for m, v in vals.items()}
             for k, vals in d.get("checks", {}).items()

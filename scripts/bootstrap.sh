@@ -70,11 +70,12 @@ print(" ".join(d for d in deps if not d.startswith("cn-clip")))
 PY
 )
     pip_install torch==2.14.1 torchvision==0.29.1 $build_deps
-    # rapidocr-onnxruntime (Apache-2.0) is only the source of the PP-OCR model files that
-    # `edge-build export --ocr` copies; its deps would pull the non-headless opencv-python.
+    # rapidocr (PP-OCRv6, the default) and rapidocr-onnxruntime (PP-OCRv4), both Apache-2.0,
+    # are only sources of the PP-OCR model files that `edge-build export --ocr` copies; their
+    # deps would pull the non-headless opencv-python.
     # cn-clip: Chinese-CLIP's BERT vocabulary (cn_clip/clip/vocab.txt) and reference
     # tokenizer; its metadata pins lmdb and other packages the builder never imports.
-    pip_install --no-deps tensorrt-stubs rapidocr-onnxruntime==1.4.4 cn-clip
+    pip_install --no-deps tensorrt-stubs rapidocr-onnxruntime==1.4.4 rapidocr==3.10.0 cn-clip
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi

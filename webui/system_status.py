@@ -97,6 +97,8 @@ def _counts(state: WebState) -> dict[str, int]:
 
 def status(state: WebState) -> dict[str, Any]:
     """Everything /api/status returns."""
+    from edge_app.enrich.passes import tag_progress
+
     ctx = state.context
     return {
         "progress": ctx.progress.snapshot(),
@@ -106,7 +108,9 @@ def status(state: WebState) -> dict[str, Any]:
         "system": system_info(state.settings.data_dir),
         "jobs": state.jobs.snapshot() if state.jobs is not None else None,
         "guest_access": state.settings.guest_access,
-        "tags": ctx.reader.tag_totals(),  # sets, labels, tags, tagged_photos (edge_app.tags)
+        # sets, labels, tags, tagged_photos, waiting_sets (edge_app.enrich.passes)
+        "tags": tag_progress(ctx.reader, ctx.encoder.bundle_id, state.settings.tag_builtin_sets),
+        "ocr": ctx.reader.ocr_counts(),  # done, no_text, failed, pending (photos)
     }
 
 

@@ -41,6 +41,7 @@ log = logging.getLogger("edge_app.appliance.daemon")
 
 JobHandler = Callable[[threading.Event, Mapping[str, Any]], Any]
 _STOP_GRACE_S = 120.0
+START_ENRICH = ("tags", "ocr")  # queued at start, after the first rescan
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -357,6 +358,8 @@ def serve(
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
     worker.start()
     jobs.submit("rescan")  # start-up scan of every root; files still being written wait
+    for kind in START_ENRICH:  # whatever a CLI run (or a stop) left untagged or unread
+        jobs.submit(kind)
     watch.start(jobs.submit)
     notifier = Notifier()
     done = threading.Event()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge_app.cli.enrich import choice_from_args, enrich_args, enrich_sentences
 from edge_app.settings import Settings
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="block device (used by the udev-started import unit)")
     p.add_argument("--mount-point", type=Path, help="where --device is mounted read-only")
     p.add_argument("--no-index", action="store_true", help="copy only; the daemon indexes")
+    enrich_args(p)
 
 
 def import_(args: argparse.Namespace, settings: Settings, say: Say) -> int:
@@ -116,6 +118,7 @@ def import_(args: argparse.Namespace, settings: Settings, say: Say) -> int:
         mount_point=args.mount_point,
         index=not args.no_index,
         on_done=lambda report: print_import_report(report, say),
+        enrich=choice_from_args(args),
     )
 
 
@@ -137,6 +140,9 @@ def print_import_report(report: ImportReport, say: Say) -> None:
         say(f"  copied, not indexed: {path}: {reason}")
     if p.found == 0:
         say("no photos found there (JPEG, PNG, HEIC, ... are looked for in all subfolders)")
+    if report.enrichment is not None:
+        for line in enrich_sentences(report.enrichment, report.ocr_counts):
+            say(line)
 
 
 def root_args(p: argparse.ArgumentParser) -> None:

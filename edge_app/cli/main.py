@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
+from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
@@ -175,30 +176,42 @@ def _open_context(settings: Settings) -> Iterator[AppContext]:
 def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="folders/files inside a photo root")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    enrich_cli.enrich_args(p)
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
+    """Index, then tag and read the text like the daemon does (unless --no-tags/--no-ocr)."""
     from edge_app.indexing.progress import TqdmBar
 
     paths = [p.resolve() for p in args.paths] or None
     quiet = args.json or not sys.stderr.isatty()
-    with _open_context(settings) as ctx, stop_on_signals() as stop, TqdmBar(disable=quiet) as bar:
-        ctx.progress.add_listener(bar)
-        report = ctx.index_library(paths, stop_event=stop)
+    with _open_context(settings) as ctx, stop_on_signals() as stop:
+        with TqdmBar(disable=quiet) as bar:
+            ctx.progress.add_listener(bar)
+            report = ctx.index_library(paths, stop_event=stop)
+        choice = enrich_cli.choice_from_args(args)
+        enriched = None if stop.is_set() else enrich_cli.run_enrich(ctx, choice, stop, quiet)
+        counts = ctx.library.ocr_counts()
+    stopped = report.stopped or stop.is_set()
     if args.json:
-        _json(report.to_dict())
+        _json({**report.to_dict(), "enrichment": enriched and enriched.to_dict(), "ocr": counts})
     else:
         _print_index_report(report.to_dict())
-    return EXIT_INTERRUPTED if report.stopped else EXIT_OK
+        for line in enrich_cli.enrich_sentences(enriched, counts) if enriched else []:
+            _out(line)
+    return EXIT_INTERRUPTED if stopped else EXIT_OK
 
 
 def _print_index_report(data: dict[str, Any]) -> None:
-    keys = ("scanned", "encoded", "new", "changed", "moved", "reused", "deleted", "unchanged")
-    _out(", ".join(f"{k} {data[k]}" for k in keys) + f" in {data['seconds']:.1f} s")
+    changes = ", ".join(f"{data[k]} {k}" for k in ("new", "changed", "moved", "deleted"))
+    _out(
+        f"Indexed {data['scanned']} files in {data['seconds']:.1f} s: {changes}, "
+        f"{data['unchanged']} unchanged ({data['encoded']} encoded, {data['reused']} reused)."
+    )
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
     if data["stopped"]:
-        _out("stopped early; run `edge-app index` again to finish (nothing is lost)")
+        _out("Stopped early; run `edge-app index` again to finish (nothing is lost).")
 
 
 # ----------------------------------------------------------------------------- search

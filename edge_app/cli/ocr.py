@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from edge_app.cli.enrich import ocr_library_sentence, ocr_run_sentences
 from edge_app.cli.exits import EXIT_INTERRUPTED, EXIT_OK, stop_on_signals
 from edge_app.settings import Settings
 
@@ -24,7 +25,8 @@ def ocr(args: argparse.Namespace, settings: Settings) -> int:
 
     with Library(settings.db_path) as library:
         if args.status:
-            print(json.dumps(library.ocr_counts()))
+            counts = library.ocr_counts()
+            print(json.dumps(counts) if args.json else ocr_library_sentence(counts))
             return EXIT_OK
         quiet = args.json or not sys.stderr.isatty()
         with stop_on_signals() as stop, TqdmBar("reading text", disable=quiet) as bar:
@@ -38,8 +40,6 @@ def ocr(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(f"read {report.done} with text, {report.no_text} without, {report.failed} failed "
-              f"in {report.seconds:.1f}s; library: {counts}")  # fmt: skip
-        for path, reason in report.failures:
-            print(f"  failed: {path}: {reason}")
+        for line in [*ocr_run_sentences(report), ocr_library_sentence(counts)]:
+            print(line)
     return EXIT_INTERRUPTED if report.stopped else EXIT_OK

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from edge_app.cli.enrich import ocr_library_sentence
 from edge_app.cli.exits import EXIT_OK
 from edge_app.settings import Settings
 
@@ -35,8 +36,10 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     tags = data.get("tags") or {}
     print(
         f"tags     {tags.get('tags', 0)} on {tags.get('tagged_photos', 0)} photos "
-        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets)"
+        f"({tags.get('labels', 0)} labels in {tags.get('sets', 0)} sets), "
+        f"{tags.get('waiting_sets', 0)} label sets waiting to be tagged"
     )
+    print("text     " + ocr_library_sentence(data.get("ocr") or {}))
     for item in data["errors"]:
         print(f"  not indexed: {item['path']}: {item['reason']}")
     return EXIT_OK
@@ -44,6 +47,7 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_data(settings: Settings) -> dict[str, Any]:
     """What `edge-app status` reports (also handy for scripts)."""
+    from edge_app.enrich.passes import tag_progress
     from edge_app.library.store import Library
     from engines.errors import BundleError
     from engines.manifest import Manifest
@@ -67,7 +71,8 @@ def status_data(settings: Settings) -> dict[str, Any]:
         }
     with Library.open_reader(settings.db_path) as library:
         data["photos"] = library.counts_by_status()
-        data["tags"] = library.tag_totals()
+        bundle_id = data["bundle"]["id"] if data["bundle"] else None
+        data["tags"] = tag_progress(library, bundle_id, settings.tag_builtin_sets)
         data["index_generation"] = library.index_generation()
         data["ocr"] = library.ocr_counts()
         data["errors"] = [

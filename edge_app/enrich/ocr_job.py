@@ -1,4 +1,5 @@
-"""The daemon's OCR job: queued after every re-index, so text is read once embeddings exist."""
+"""The daemon's OCR job: queued after every re-index, so text is read once embeddings exist,
+and at start, so photos indexed by the CLI (or before a restart) are read too."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-
-from engines.errors import BundleError
-from engines.manifest import Manifest
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -23,17 +21,13 @@ def ocr_handler(ctx: AppContext) -> Handler:
 
     def run(stop: threading.Event, params: Mapping[str, Any]) -> Any:
         from edge_app.enrich.ocr_pass import run_ocr
+        from edge_app.enrich.passes import ocr_pending, ocr_skip_reason
 
-        if not ctx.settings.ocr_enabled:
-            log.info("event=ocr_skipped reason=disabled (ocr_enabled = false)")
-            return None
-        try:
-            has_ocr = Manifest.load(ctx.settings.bundle_dir).ocr is not None
-        except BundleError as exc:
-            log.warning("event=ocr_skipped reason=%s", exc)
-            return None
-        if not has_ocr:
-            log.info("event=ocr_skipped reason=the bundle has no OCR models")
+        reason = ocr_skip_reason(ctx.settings)
+        if reason is None and not ocr_pending(ctx.library):
+            reason = "every indexed photo has been read"
+        if reason is not None:
+            log.info("event=ocr_skipped reason=%s", reason)
             return None
         report = run_ocr(ctx.settings, ctx.library, stop_event=stop)
         log.info("event=ocr_done %s", report.to_dict())

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from edge_app.errors import LibraryError, SchemaTooNewError
-from edge_app.library.records import PLACE_COLUMNS
+from edge_app.library import upgrades
 
 log = logging.getLogger(__name__)
 
@@ -222,23 +222,6 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
-def _v6_trash_and_places(conn: sqlite3.Connection) -> None:
-    """Trashed photos keep their row (id, tags, text) until the trash is emptied; the place
-    name of a GPS position is stored with the photo (existing rows are filled in here)."""
-    conn.execute("ALTER TABLE photos ADD COLUMN trashed_at TEXT")
-    for column in PLACE_COLUMNS:
-        conn.execute(f"ALTER TABLE photos ADD COLUMN {column} TEXT")
-    rows = conn.execute(
-        "SELECT id, gps_lat, gps_lon FROM photos WHERE gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
-    ).fetchall()
-    if rows:
-        from edge_app.search.places import place_names
-
-        found = place_names([(float(lat), float(lon)) for _id, lat, lon in rows])
-        conn.executemany(
-            "UPDATE photos SET place_city = ?, place_region = ?, place_country = ? WHERE id = ?",
-            [(*place, row[0]) for row, place in zip(rows, found, strict=True)],
-        )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -247,7 +230,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v3_photo_roots,
     _v4_ocr_text,
     _v5_label_sets_and_tags,
-    _v6_trash_and_places,
+    upgrades.v6_trash_and_places,
+    upgrades.v7_ocr_folded_text,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

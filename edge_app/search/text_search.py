@@ -5,8 +5,11 @@ The rule (also in docs/API.md):
 1. ``text:"phrase"`` keeps only photos whose recognised text contains the phrase
    (case-insensitive substring, whitespace collapsed; Chinese substrings too).
    ``- text:"phrase"`` removes them. Several ``text:`` terms must all hold.
-   With other terms, the kept photos are ranked by cosine to those terms; with
-   ``text:`` terms only, by the confidence of the best matching line.
+   Photos where the (first) phrase stands as whole words (case- and accent-insensitive,
+   `edge_app.library.ocr_store.match_rank`) come before photos where it is only part of
+   a longer word ("the" in "Theatre"). Within each group, with other terms, photos are
+   ranked by cosine to those terms; with ``text:`` terms only, by the confidence of the
+   best matching line.
 2. A plain query (exactly one text term, no ``photo:``, no minus) also looks its
    words up as a phrase in the recognised text: photos that contain it come first
    (ranked by cosine, marked ``text_match``), then every other photo by cosine.
@@ -90,13 +93,14 @@ def _rank_hits(
     offset: int,
     min_score: float | None,
 ) -> SearchPage:
-    """text: filter present: rank by the other terms' cosine, else by line confidence."""
+    """text: filter present: whole words first, then by the other terms' cosine, else by
+    line confidence (the order `text_hits` returns)."""
     scored = [(h, h.score) for h in hits]
     if parsed.vector_terms:
         cos = _cosines(service, service.query_vector(parsed), hits)
         scored = sorted(
             ((h, cos[h.photo_id]) for h in hits if h.photo_id in cos),
-            key=lambda p: (-p[1], p[0].photo_id),
+            key=lambda p: (-p[0].rank, -p[1], p[0].photo_id),
         )
     if min_score is not None:
         scored = [p for p in scored if p[1] >= min_score]

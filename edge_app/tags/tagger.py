@@ -57,6 +57,15 @@ class TagRun:
     message: str = ""
 
 
+def is_fresh(label_set: LabelSet, generation: int, bundle_id: str | None) -> bool:
+    """Tags of `label_set` reflect its definition, the photos and the bundle of now."""
+    return (
+        label_set.is_current
+        and label_set.tagged_generation == generation
+        and label_set.tagged_bundle == bundle_id
+    )
+
+
 @dataclass(frozen=True)
 class _Scoring:
     """What pass 2 needs: label rows and their per-label calibration and thresholds."""
@@ -240,11 +249,7 @@ class Tagger:
         return runs
 
     def _is_fresh(self, label_set: LabelSet, generation: int) -> bool:
-        return (
-            label_set.is_current
-            and label_set.tagged_generation == generation
-            and label_set.tagged_bundle == self.encoder.bundle_id
-        )
+        return is_fresh(label_set, generation, self.encoder.bundle_id)
 
     def _run_one(self, summary: LabelSet, stop_event: threading.Event | None) -> TagRun:
         try:

@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from edge_app.enrich.passes import EnrichChoice, EnrichReport
 from edge_app.errors import EdgeError, ImportSessionError, NotFoundError
 from edge_app.library.store import Library
 from edge_app.settings import Settings
@@ -59,6 +60,7 @@ def import_command(
     mount_point: Path | None = None,
     index: bool = True,
     on_done: Callable[[ImportReport], None] | None = None,
+    enrich: EnrichChoice | None = None,
 ) -> int:
     """``edge-app import PATH`` or ``edge-app import --device /dev/sdb1 --mount-point DIR``.
 
@@ -66,19 +68,23 @@ def import_command(
     75 when interrupted (resume by plugging the stick in again), 1 when failed. Domain
     errors (`ImportSessionError`, `LibraryError`) propagate for the CLI to print.
     ``on_done`` receives what was done (the CLI prints it; the udev unit passes nothing).
+    Indexed photos are then tagged and read like the daemon does (`enrich` picks passes).
     """
     request = request_for(path, device, mount_point)
-    indexer = context_indexer(settings) if index else None
+    indexer = ContextIndexer(settings, enrich or EnrichChoice()) if index else None
     library = Library(settings.db_path)
     try:
         session = ImportSession(library, settings, request, index=indexer)
-        with _cancel_on_sigterm(session):
+        with _cancel_on_sigterm(session, indexer.stop if indexer else None):
             asking = device is not None and settings.import_mode == "ask"
             if asking and not await_approval(settings, request, session.cancelled):
                 return EXIT_DONE  # declined in the web UI, or the stick was pulled first
             final = session.run()
         if on_done is not None:
-            on_done(import_report(library, request, final, settings.library_dir))
+            report = import_report(library, request, final, settings.library_dir)
+            enriched = indexer.enrichment if indexer else None
+            counts = library.ocr_counts() if enriched else None
+            on_done(replace(report, enrichment=enriched, ocr_counts=counts))
     finally:
         library.close()
     codes = {"done": EXIT_DONE, "interrupted": EXIT_INTERRUPTED}
@@ -94,6 +100,8 @@ class ImportReport:
     dest_dir: Path | None
     not_copied: list[tuple[str, str]]
     not_indexed: list[tuple[str, str]] = field(default_factory=list)
+    enrichment: EnrichReport | None = None  # tags and text of the imported photos
+    ocr_counts: dict[str, int] | None = None
 
 
 def import_report(
@@ -133,26 +141,50 @@ def request_for(path: Path | None, device: str | None, mount_point: Path | None)
 
 def context_indexer(settings: Settings) -> IndexFn:
     """Index imported folders with the daemon's normal pipeline (opened only when needed)."""
+    return ContextIndexer(settings, None)
 
-    def run(paths: Sequence[Path]) -> object:
+
+@dataclass
+class ContextIndexer:
+    """An `IndexFn` that indexes, then enriches as `choice` says (None: index only).
+
+    What enrichment did is kept in `enrichment`; `stop` ends it between photos."""
+
+    settings: Settings
+    choice: EnrichChoice | None
+    enrichment: EnrichReport | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, paths: Sequence[Path]) -> object:
         from edge_app.context import AppContext  # lazy: loads the CLIP encoder
+        from edge_app.enrich.passes import enrich
 
-        ctx = AppContext.open(settings)
+        ctx = AppContext.open(self.settings)
         try:
-            return ctx.indexer.run(paths)
+            report = ctx.indexer.run(paths)
+            if self.choice is not None and not self.stop.is_set():
+                self.enrichment = enrich(ctx, self.choice, stop=self.stop)
+            return report
         finally:
             ctx.close()
 
-    return run
-
 
 @contextmanager
-def _cancel_on_sigterm(session: ImportSession) -> Iterator[None]:
-    """systemd stops the unit when the stick disappears (BindsTo=): end as 'interrupted'."""
+def _cancel_on_sigterm(
+    session: ImportSession, stop: threading.Event | None = None
+) -> Iterator[None]:
+    """systemd stops the unit when the stick disappears (BindsTo=): end as 'interrupted'
+    (and stop tagging / reading text between photos; the daemon finishes them)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: session.cancel())
+
+    def cancel(signum: int, frame: object) -> None:
+        session.cancel()
+        if stop is not None:
+            stop.set()
+
+    previous = signal.signal(signal.SIGTERM, cancel)
     try:
         yield
     finally:

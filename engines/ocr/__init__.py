@@ -59,7 +59,8 @@ def open_ocr(
 ) -> OcrEngine:
     """Verify the OCR files and load det, cls and rec with the best runnable backend.
 
-    `det_max_side` bounds the detector's input (default `DetParams.max_side`).
+    `det_max_side` bounds the detector's input (default: the size the bundle's builder
+    chose for its model family by measurement, `OcrSpec.det_side`).
     """
     from engines.bundle import load_bundle
     from engines.ocr.detect import DetParams
@@ -74,7 +75,7 @@ def open_ocr(
     engine = OcrEngine(
         runners["ocr_det"], runners["ocr_rec"], classes, runners.get("ocr_cls"),
         cls_shape=spec.cls_shape,
-        params=DetParams(max_side=det_max_side) if det_max_side else None,
+        params=DetParams(max_side=det_max_side or spec.det_side),
     )  # fmt: skip
     log.info("OCR engine: %s", engine.describe())
     return engine

@@ -89,3 +89,14 @@ def test_text_routes_need_login(app: Flask) -> None:
     anonymous = app.test_client()
     assert anonymous.get("/api/ocr/status").status_code == 401
     assert anonymous.get("/api/photos/1/text").status_code == 401
+
+
+def test_status_and_library_page_show_text_and_tag_progress(client: FlaskClient) -> None:
+    status = client.get("/api/status").get_json()
+    assert status["ocr"] == {"done": 4, "no_text": 1, "failed": 0, "pending": 0}
+    assert {"sets", "tagged_photos", "waiting_sets"} <= set(status["tags"])
+    html = client.get("/library").get_data(as_text=True)
+    assert re.search(r'<dt>Text read</dt><dd data-key="ocr_read">5</dd>', html)
+    assert re.search(r'<dt>Waiting to be read</dt><dd data-key="ocr_pending">0</dd>', html)
+    waiting = status["tags"]["waiting_sets"]
+    assert f'<dd data-key="tags_waiting_sets">{waiting}</dd>' in html

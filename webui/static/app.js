@@ -56,6 +56,14 @@ function renderStatus(st) {
     const k = dd.getAttribute("data-key");
     if (k in counts) dd.textContent = String(counts[k]);
   });
+  const ocr = st.ocr || {};
+  const enrich = { ocr_read: (ocr.done || 0) + (ocr.no_text || 0), ocr_done: ocr.done,
+    ocr_pending: ocr.pending, ocr_failed: ocr.failed,
+    tags_tagged_photos: (st.tags || {}).tagged_photos, tags_waiting_sets: (st.tags || {}).waiting_sets };
+  document.querySelectorAll("#st-enrich dd[data-key]").forEach((dd) => {
+    const v = enrich[dd.getAttribute("data-key")];
+    if (v !== undefined && v !== null) dd.textContent = String(v);
+  });
 }
 
 function setupStatusPolling() {

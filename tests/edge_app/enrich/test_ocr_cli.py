@@ -19,12 +19,12 @@ from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, write_text_photos
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, ocr_bundle: Path) -> tuple[Path, Path]:
-    """A data dir whose library was indexed and then read by the OCR pass (once)."""
+    """A data dir whose library was indexed with `edge-app index` (which reads the text
+    too, like the daemon: no `edge-app ocr` needed)."""
     data = tmp_path_factory.mktemp("ocr-cli")
     write_text_photos(data / "library")
     base = ["--data-dir", str(data), "--bundle", str(ocr_bundle)]
     assert main([*base, "index", "--json"]) == 0
-    assert main([*base, "ocr", "--json"]) == 0
     return data, ocr_bundle
 
 
@@ -89,7 +89,7 @@ def test_unreadable_photo_is_marked_failed_with_reason(
 ) -> None:
     photos = write_text_photos(tmp_path / "data" / "library")
     base = ["--data-dir", str(tmp_path / "data"), "--bundle", str(ocr_bundle)]
-    assert main([*base, "index", "--json"]) == 0
+    assert main([*base, "index", "--json", "--no-ocr"]) == 0
     photos["sign_en.jpg"].write_bytes(photos["sign_en.jpg"].read_bytes()[:200])  # damaged later
     capsys.readouterr()
     assert main([*base, "ocr", "--json"]) == 0

@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 def _run(
     data: Path, bundle: Path, command: str, hook: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`edge-app COMMAND --json`; ``index`` only embeds (`--no-ocr`): the OCR pass is
+    what this file kills."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
@@ -36,7 +38,11 @@ def _run(
         env[KILL_HOOK_ENV] = hook
     cmd = [sys.executable, "-m", "edge_app", "--data-dir", str(data), "--bundle", str(bundle)]
     return subprocess.run(
-        [*cmd, command, "--json"], env=env, capture_output=True, text=True, timeout=300
+        [*cmd, command, "--json", *(["--no-ocr"] if command == "index" else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -240,3 +240,34 @@ def test_text_lookup_starts_from_the_matching_lines_not_from_every_photo(lib: Li
     plan = [r["detail"] for r in lib._rows("EXPLAIN QUERY PLAN " + sql)]
     assert plan[0].startswith(("SEARCH l ", "SCAN l ")), plan
     assert lib.text_hits("dog") == []
+
+
+def test_v5_ocr_lines_are_folded_by_the_v7_migration(tmp_path: Path) -> None:
+    """Lines read before schema v7 are found accent- and case-insensitively afterwards."""
+    from edge_app.library.ocr_store import OcrLineRow
+
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path)
+    library_schema.migrate(conn, "v5", migrations=library_schema.MIGRATIONS[:5])
+    conn.execute(
+        "INSERT INTO photos (rel_path, status, added_at, sha256) "
+        "VALUES ('cafe.jpg', 'indexed', 'x', 'h')"
+    )
+    conn.execute(
+        "INSERT INTO ocr_status (photo_id, sha256, state, lines, updated_at) "
+        "VALUES (1, 'h', 'done', 1, 'x')"
+    )
+    conn.execute(
+        "INSERT INTO ocr_lines (photo_id, line_no, text, score, box) "
+        "VALUES (1, 0, 'CAFÉ ÜBER', 0.9, '[]')"
+    )
+    conn.commit()
+    conn.close()
+    lib = Library(path)
+    assert lib.schema_version() == library_schema.SCHEMA_VERSION >= 7
+    assert [h.line for h in lib.text_hits("cafe")] == ["CAFÉ ÜBER"]
+    assert [h.photo_id for h in lib.text_hits("über")] == [1]
+    assert lib.check_ocr_index() == 1
+    lib.record_ocr(1, "h", "done", [OcrLineRow("Straße", 0.8, ())])  # new lines are folded too
+    assert [h.line for h in lib.text_hits("STRASSE")] == ["Straße"]
+    assert lib.text_hits("cafe") == []

@@ -27,6 +27,10 @@ LINES = {
     2: [("Part 4711", 0.80)],
     3: [("EXIT", 0.95)],
     4: [("大学", 0.9), ("50% OFF", 0.88)],
+    7: [("THEATRE ROYAL", 0.99)],
+    8: [("the end", 0.60)],
+    9: [("Café de Flore", 0.85), ("cafeteria", 0.99)],
+    10: [("SEA VIEW CAFE", 0.70)],
 }
 
 
@@ -134,4 +138,39 @@ def test_only_negative_text_terms_is_a_clear_error(svc: tuple[SearchService, lis
 def test_counts(svc: tuple[SearchService, list[int]]) -> None:
     service, ids = svc
     counts = service.library.ocr_counts()
-    assert counts == {"done": 5, "no_text": 1, "failed": 0, "pending": len(ids) - 6}
+    assert counts == {"done": 9, "no_text": 1, "failed": 0, "pending": len(ids) - 10}
+
+
+def test_whole_word_ranks_above_a_match_inside_a_longer_word(
+    svc: tuple[SearchService, list[int]],
+) -> None:
+    """The word "the" stands alone in "the end" (confidence 0.60), is part of "THEATRE" (0.99)."""
+    service, ids = svc
+    page = service.search("text:the")
+    assert _ids(page) == [ids[8], ids[7]]
+    assert page.results[0].text_match == "the end"
+    # each photo's best line: photo 9's "Café" (0.85) beats its "cafeteria" (0.99, a part)
+    assert _ids(service.search("text:cafe")) == [ids[9], ids[10]]
+    assert _ids(service.search("text:CAFÉ")) == [ids[9], ids[10]]  # accents do not count
+    assert _ids(service.search("text:feter")) == [ids[9]]
+    # with semantic terms the whole-word group still comes first, whatever the cosine
+    assert _ids(service.search("text:the + a red circle"))[0] == ids[8]
+
+
+def test_phrases_match_as_phrases(svc: tuple[SearchService, list[int]]) -> None:
+    service, ids = svc
+    assert _ids(service.search('text:"the end"')) == [ids[8]]
+    assert _ids(service.search('text:"end the"')) == []
+    assert _ids(service.search('text:"de flore"')) == [ids[9]]
+
+
+def test_match_rank_is_case_and_accent_insensitive() -> None:
+    from edge_app.library.ocr_store import INSIDE, WHOLE, match_rank
+
+    assert match_rank("cafe", "CAFÉ de Flore") == WHOLE
+    assert match_rank("Café", "sea view cafe") == WHOLE
+    assert match_rank("the", "Theatre") == INSIDE
+    assert match_rank("part 4711", "PART  4711-B") == WHOLE  # spaces collapsed, "-" ends a word
+    assert match_rank("art 47", "part 4711") == INSIDE
+    assert match_rank("大学", "北京大学图书馆") == WHOLE  # no spaces in Chinese: substrings
+    assert match_rank("exit", "entrance") == 0

@@ -1,0 +1,65 @@
+"""Schema migrations from version 6 on (`schema.MIGRATIONS` lists them in order).
+
+Why a module of their own: `schema.py` holds the first five and the machinery; each
+migration here keeps its SQL beside it and imports nothing that opens a connection, so
+the schema never depends on a store (stores import the connection, which imports the
+schema). Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from edge_app.library.records import PLACE_COLUMNS
+from edge_app.library.text_fold import fold
+
+
+def v6_trash_and_places(conn: sqlite3.Connection) -> None:
+    """Trashed photos keep their row (id, tags, text) until the trash is emptied; the place
+    name of a GPS position is stored with the photo (existing rows are filled in here)."""
+    conn.execute("ALTER TABLE photos ADD COLUMN trashed_at TEXT")
+    for column in PLACE_COLUMNS:
+        conn.execute(f"ALTER TABLE photos ADD COLUMN {column} TEXT")
+    rows = conn.execute(
+        "SELECT id, gps_lat, gps_lon FROM photos WHERE gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
+    ).fetchall()
+    if rows:
+        from edge_app.search.places import place_names
+
+        found = place_names([(float(lat), float(lon)) for _id, lat, lon in rows])
+        conn.executemany(
+            "UPDATE photos SET place_city = ?, place_region = ?, place_country = ? WHERE id = ?",
+            [(*place, row[0]) for row, place in zip(rows, found, strict=True)],
+        )
+
+
+# The trigram index covers `folded` (casefolded, accents removed, by `fold`), so "cafe"
+# finds "CAFÉ" and non-ASCII case never blocks a match (SQLite < 3.45's trigram tokenizer
+# cannot drop diacritics itself). The v4 index over `text` is replaced.
+_OCR_FOLD_SCHEMA = (
+    "ALTER TABLE ocr_lines ADD COLUMN folded TEXT NOT NULL DEFAULT ''",
+    "DROP TRIGGER ocr_lines_ai",
+    "DROP TRIGGER ocr_lines_ad",
+    "DROP TABLE ocr_fts",
+    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        folded, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, folded) VALUES (new.id, new.folded);
+    END""",
+    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, folded) VALUES ('delete', old.id, old.folded);
+    END""",
+)
+
+
+def v7_ocr_folded_text(conn: sqlite3.Connection) -> None:
+    """OCR text index over case- and accent-folded lines ("cafe" finds "CAFÉ"): `folded`
+    filled for every stored line and the index rebuilt from it."""
+    for statement in _OCR_FOLD_SCHEMA:
+        conn.execute(statement)
+    rows = conn.execute("SELECT id, text FROM ocr_lines").fetchall()
+    conn.executemany(
+        "UPDATE ocr_lines SET folded = ? WHERE id = ?", [(fold(r[1]), r[0]) for r in rows]
+    )
+    conn.execute("INSERT INTO ocr_fts(ocr_fts) VALUES ('rebuild')")
