@@ -25,6 +25,7 @@ from edge_app.errors import (
     QueryError,
 )
 from webui import (
+    account,
     api,
     api_spec,
     auth,
@@ -82,6 +83,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(tags_api.bp)
     app.register_blueprint(tags_views.bp)
     app.register_blueprint(gallery_api.bp)
+    app.register_blueprint(account.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

@@ -24,6 +24,7 @@ from flask import (
 )
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from webui import sessions
 from webui.passwords import MIN_PASSWORD_LENGTH
 from webui.security import (
     CSRF_FORM_FIELD,
@@ -71,7 +72,8 @@ def csrf_token() -> str:
 
 def current_role() -> str | None:
     """The caller's role: admin, guest (when guest access is on) or None."""
-    if session.get("role") == ROLE_ADMIN:
+    live = sessions.current()
+    if live is not None and live.role == ROLE_ADMIN:
         return ROLE_ADMIN
     return ROLE_GUEST if web_state().settings.guest_access else None
 
@@ -138,11 +140,8 @@ def _client_key() -> str:
 
 
 def _start_admin_session() -> None:
-    """Fresh session contents on login, with a new CSRF token."""
-    session.clear()
-    session.permanent = True
-    session["role"] = ROLE_ADMIN
-    session[CSRF_SESSION_KEY] = new_csrf_token()
+    """A new server-side session and fresh cookie contents (new CSRF token) on login."""
+    sessions.start(ROLE_ADMIN)
 
 
 def _attempt_login(password: str) -> tuple[bool, int]:
@@ -215,8 +214,8 @@ def setup() -> BaseResponse | str | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    """End the admin session (POST + CSRF, so a link cannot log someone out)."""
-    session.clear()
+    """End the session, server side too (POST + CSRF, so a link cannot log someone out)."""
+    sessions.end_current()
     return redirect(url_for("auth.login"))
 
 

@@ -9,8 +9,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
 from webui import gallery, gallery_pages, imports, query_images, services, trash
+from webui.account import session_rows
 from webui.api import uploaded_images
-from webui.auth import admin_only
+from webui.auth import ROLE_ADMIN, admin_only, current_role
 from webui.security import UploadError
 from webui.state import web_state
 
@@ -63,7 +64,10 @@ def duplicates() -> str | tuple[str, int]:
 @bp.get("/library")
 def library() -> str:
     """Status page; `app.js` keeps it live by polling /api/status."""
-    return render_template("library.html", status=services.status_for_page(web_state()))
+    rows = session_rows() if current_role() == ROLE_ADMIN else []
+    return render_template(
+        "library.html", status=services.status_for_page(web_state()), web_sessions=rows
+    )
 
 
 @bp.post("/library/reindex")

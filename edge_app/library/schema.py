@@ -190,12 +190,30 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
+def _v6_web_sessions(conn: sqlite3.Connection) -> None:
+    """Server-side web sessions (revocable logins) with their daily upload volume."""
+    conn.execute(
+        """CREATE TABLE web_sessions (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'guest')),
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            user_agent TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            upload_day TEXT,
+            upload_bytes INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
     _v4_ocr_text,
     _v5_label_sets_and_tags,
+    _v6_web_sessions,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

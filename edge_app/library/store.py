@@ -49,6 +49,7 @@ from edge_app.library.records import (
     utc_now,
 )
 from edge_app.library.roots import OFFLINE_SQL, RootLog
+from edge_app.library.sessions import SessionLog
 from edge_app.library.tags import TAGGED_PHOTOS_SQL, TagStore
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, SessionLog):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
