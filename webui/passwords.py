@@ -6,6 +6,7 @@ the store without importing the views: no import cycle.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -22,8 +23,17 @@ class PasswordStore:
     """The admin password hash (and, before it exists, the setup token) on disk, 0600."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.hash_path = Path(data_dir) / "admin_password"
-        self.token_path = Path(data_dir) / "setup_token"
+        self.data_dir = Path(data_dir)
+        self.hash_path = self.data_dir / "admin_password"
+        self.token_path = self.data_dir / "setup_token"
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """0600, owned like the data dir: root running `edge-app passwd` must not leave a
+        file the service user cannot read."""
+        write_private(path, data)
+        if os.geteuid() == 0 and self.data_dir.is_dir():
+            owner = self.data_dir.stat()
+            os.chown(path, owner.st_uid, owner.st_gid)
 
     def is_set(self) -> bool:
         """True once an admin password was chosen."""
@@ -33,7 +43,7 @@ class PasswordStore:
         """Store a salted scrypt hash (never the password) and retire the setup token."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-        write_private(self.hash_path, generate_password_hash(password, "scrypt").encode())
+        self._write(self.hash_path, generate_password_hash(password, "scrypt").encode())
         self.token_path.unlink(missing_ok=True)
 
     def verify(self, password: str) -> bool:
@@ -51,9 +61,17 @@ class PasswordStore:
             token = self.token_path.read_text(encoding="utf-8").strip()
             if token:
                 return token
+        return self._new_token()
+
+    def _new_token(self) -> str:
         token = secrets.token_urlsafe(12)
-        write_private(self.token_path, token.encode())
+        self._write(self.token_path, token.encode())
         return token
+
+    def reset(self) -> str:
+        """Forget the password and issue a fresh setup token (owner with root access)."""
+        self.hash_path.unlink(missing_ok=True)
+        return self._new_token()
 
     def check_setup_token(self, given: str) -> bool:
         """Constant-time comparison against the current token."""

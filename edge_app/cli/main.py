@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from edge_app.cli import account as account_cli
 from edge_app.cli import appliance as appl
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
@@ -424,6 +425,18 @@ SUBCOMMANDS: list[Subcommand] = [
         "install the systemd units, udev rule, user and directories",
         appl.install_args,
         lambda a, s: appl.install(a, s, _out),
+    ),
+    Subcommand(
+        "passwd",
+        "set a new admin password and sign out every web session",
+        account_cli.passwd_args,
+        account_cli.passwd,
+    ),
+    Subcommand(
+        "reset-password",
+        "forgot it? forget the admin password, sign everyone out, new setup token",
+        account_cli.reset_args,
+        account_cli.reset_password,
     ),
     Subcommand(
         "uninstall",
