@@ -41,6 +41,7 @@ from webui import ocr as ocr_web
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
+from webui.sessions import SESSION_MAX_AGE_S
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
 
 if TYPE_CHECKING:
@@ -102,9 +103,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="edge_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Off by default: the appliance usually serves plain HTTP on the LAN.
-        SESSION_COOKIE_SECURE=bool(getattr(settings, "cookie_secure", False)),
-        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
+        # Follows TLS: HTTPS by default, and behind a TLS-terminating proxy too.
+        SESSION_COOKIE_SECURE=settings.tls != "off",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=SESSION_MAX_AGE_S),
         JSON_SORT_KEYS=False,
     )
 

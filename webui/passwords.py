@@ -6,13 +6,13 @@ the store without importing the views: no import cycle.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webui.security import csrf_matches, write_private
+from edge_app.private_files import write_private
+from webui.security import csrf_matches
 
 __all__ = ["MIN_PASSWORD_LENGTH", "PasswordStore"]
 
@@ -27,14 +27,6 @@ class PasswordStore:
         self.hash_path = self.data_dir / "admin_password"
         self.token_path = self.data_dir / "setup_token"
 
-    def _write(self, path: Path, data: bytes) -> None:
-        """0600, owned like the data dir: root running `edge-app passwd` must not leave a
-        file the service user cannot read."""
-        write_private(path, data)
-        if os.geteuid() == 0 and self.data_dir.is_dir():
-            owner = self.data_dir.stat()
-            os.chown(path, owner.st_uid, owner.st_gid)
-
     def is_set(self) -> bool:
         """True once an admin password was chosen."""
         return self.hash_path.is_file()
@@ -43,7 +35,7 @@ class PasswordStore:
         """Store a salted scrypt hash (never the password) and retire the setup token."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-        self._write(self.hash_path, generate_password_hash(password, "scrypt").encode())
+        write_private(self.hash_path, generate_password_hash(password, "scrypt").encode())
         self.token_path.unlink(missing_ok=True)
 
     def verify(self, password: str) -> bool:
@@ -65,7 +57,7 @@ class PasswordStore:
 
     def _new_token(self) -> str:
         token = secrets.token_urlsafe(12)
-        self._write(self.token_path, token.encode())
+        write_private(self.token_path, token.encode())
         return token
 
     def reset(self) -> str:

@@ -32,6 +32,8 @@ from itertools import count
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from edge_app.appliance.web_server import create_server
+
 if TYPE_CHECKING:
     from edge_app.context import AppContext
     from edge_app.settings import Settings
@@ -303,27 +305,6 @@ def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None
     log.info("event=stopped")
 
 
-#: Request line + headers: a few KiB for URLs and cookies; beyond this waitress answers
-#: 431 (a status, not a dropped connection). Set explicitly, not left to waitress' default.
-MAX_REQUEST_HEADER_BYTES = 16 * 1024
-_BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
-
-
-def create_server(app: Any, settings: Settings, threads: int = 6, port: int | None = None) -> Any:
-    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit."""
-    import waitress
-
-    return waitress.create_server(
-        app,
-        host=settings.host,
-        port=settings.port if port is None else port,
-        threads=threads,
-        max_request_header_size=MAX_REQUEST_HEADER_BYTES,
-        max_request_body_size=settings.max_upload_bytes + _BODY_SLACK_BYTES,
-        ident="edge-search",
-    )
-
-
 def serve(
     settings: Settings,
     on_ready: Callable[[int], None] | None = None,
@@ -364,7 +345,11 @@ def serve(
         daemon=True,
     ).start()
     _log_setup_token(settings)
-    log.info("event=listening url=http://%s:%s/", settings.host, server.effective_port)
+    log.info(
+        "event=listening url=%s/ http_redirect_port=%s",
+        server.url(settings.host),
+        server.redirect_port,
+    )
     if on_ready is not None:
         on_ready(server.effective_port)
     notifier.notify("READY=1")

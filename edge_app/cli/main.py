@@ -36,6 +36,7 @@ from edge_app.cli import appliance as appl
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
+from edge_app.cli import tls as tls_cli
 from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
 from edge_app.errors import (
     ConfigError,
@@ -325,6 +326,8 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     )
     for item in data["errors"]:
         _out(f"  not indexed: {item['path']}: {item['reason']}")
+    for line in appl.tls_lines(settings):
+        _out(line)
     return EXIT_OK
 
 
@@ -425,6 +428,9 @@ SUBCOMMANDS: list[Subcommand] = [
         "install the systemd units, udev rule, user and directories",
         appl.install_args,
         lambda a, s: appl.install(a, s, _out),
+    ),
+    Subcommand(
+        "tls", "the HTTPS certificate: show, install your own", tls_cli.tls_args, tls_cli.tls
     ),
     Subcommand(
         "passwd",

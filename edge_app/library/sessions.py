@@ -106,7 +106,8 @@ class SessionLog(SqliteStore):
 
     def end_sessions(self, keep_id: int | None = None, role: str | None = None) -> int:
         """Delete every session (of `role`, when given) except `keep_id`; returns how many."""
-        sql, params = "DELETE FROM web_sessions WHERE id != ?", [keep_id if keep_id else -1]
+        sql = "DELETE FROM web_sessions WHERE id != ?"
+        params: list[Any] = [keep_id if keep_id else -1]
         if role is not None:
             sql, params = sql + " AND role = ?", [*params, role]
         with self.transaction():

@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from edge_app.appliance.daemon import MAX_REQUEST_HEADER_BYTES, create_server
+from edge_app.appliance.daemon import create_server
+from edge_app.appliance.web_server import MAX_REQUEST_HEADER_BYTES
 from tests.webui.conftest import PASSWORD, indexed_context, login, real_settings
 from webui.app import create_app
 from webui.state import web_state

@@ -1,0 +1,142 @@
+"""The daemon's web server: HTTPS by default, plus a plain-HTTP port that only redirects.
+
+Why cheroot and not waitress: waitress has no TLS, and wrapping its non-blocking asyncore
+sockets in `ssl` is unsound (a handshake or an SSL_WANT_READ inside its select loop, data
+buffered inside the TLS layer that select never sees). gunicorn does TLS well but is a
+pre-fork server: the daemon is deliberately one process whose web threads share the
+loaded model and the job queue with the indexer. cheroot (CherryPy's maintained, pure
+Python WSGI server) serves TLS through the standard `ssl` module with its thread pool,
+keeps idle keep-alive connections off the workers, bounds request line, headers and body,
+and answers plain HTTP sent to the TLS port with a readable 400 instead of garbage.
+
+``tls = "off"`` or ``"proxy"`` (settings) serves plain HTTP on ``port``: for a reverse
+proxy that terminates TLS, or a developer's loopback; never the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from edge_app.settings import Settings
+
+log = logging.getLogger("edge_app.appliance.web_server")
+
+#: Request line + headers: a few KiB for URLs and cookies; beyond this the server answers
+#: 414 (request line) or 413 (headers): a status, not a dropped connection.
+MAX_REQUEST_HEADER_BYTES = 16 * 1024
+_BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
+_TIMEOUT_S = 10  # idle connection and TLS handshake limit (cheroot's default)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Server(wsgi.Server):
+    """cheroot's server with its error lines in our (JSON) log instead of bare stderr."""
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        log.log(level, "event=http_server %s", msg, exc_info=traceback)
+
+
+def _tls_adapter(settings: Settings) -> BuiltinSSLAdapter:
+    """The certificate to serve (made on first start) in a TLS >= 1.2 context."""
+    from edge_app.appliance.tls import ensure_certificate
+
+    files = ensure_certificate(settings)
+    adapter = BuiltinSSLAdapter(str(files.cert), str(files.key))
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return adapter
+
+
+def _server(app: WsgiApp, host: str, port: int, threads: int) -> _Server:
+    server = _Server((host, port), app, numthreads=threads, server_name="edge-search")
+    server.timeout = _TIMEOUT_S
+    server.max_request_header_size = MAX_REQUEST_HEADER_BYTES
+    return server
+
+
+def redirect_app(https_port: int) -> WsgiApp:
+    """Plain HTTP -> the same path on HTTPS (308 keeps the method and body)."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        path = environ.get("PATH_INFO", "/") or "/"
+        query = environ.get("QUERY_STRING", "")
+        target = f"https://{host}:{https_port}{path}" + (f"?{query}" if query else "")
+        body = f"This box speaks HTTPS: {target}\n".encode()
+        start_response(
+            "308 Permanent Redirect",
+            [
+                ("Location", target),
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]
+
+    return app
+
+
+@dataclass
+class WebServer:
+    """The app's server and, with TLS on, the redirecting plain-HTTP one; both bound."""
+
+    main: _Server
+    redirect: _Server | None
+    scheme: str
+
+    @property
+    def effective_port(self) -> int:
+        return int(self.main.bind_addr[1])
+
+    @property
+    def redirect_port(self) -> int | None:
+        return None if self.redirect is None else int(self.redirect.bind_addr[1])
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.effective_port}"
+
+    def run(self) -> None:
+        """Serve until `close()` (or a signal's SystemExit in this thread)."""
+        if self.redirect is not None:
+            threading.Thread(target=self.redirect.serve, name="edge-http", daemon=True).start()
+        self.main.serve()
+
+    def close(self) -> None:
+        for server in (self.redirect, self.main):
+            if server is not None:
+                server.stop()
+
+
+def create_server(
+    app: WsgiApp,
+    settings: Settings,
+    threads: int = 6,
+    port: int | None = None,
+    redirect_port: int | None = None,
+) -> WebServer:
+    """The server of `serve`, bound and ready to `run()` (tests: ``port=0``).
+
+    ``redirect_port`` defaults to ``settings.http_redirect_port`` (0: none) and is only
+    used with TLS on.
+    """
+    tls = settings.tls == "auto"
+    main = _server(app, settings.host, settings.port if port is None else port, threads)
+    main.max_request_body_size = settings.max_upload_bytes + _BODY_SLACK_BYTES
+    if tls:
+        main.ssl_adapter = _tls_adapter(settings)
+    main.prepare()
+    plain = settings.http_redirect_port if redirect_port is None else redirect_port
+    redirect = None
+    if tls and plain:
+        redirect = _server(redirect_app(int(main.bind_addr[1])), settings.host, plain, 2)
+        redirect.prepare()
+    return WebServer(main, redirect, "https" if tls else "http")
