@@ -6,8 +6,11 @@ buffered inside the TLS layer that select never sees). gunicorn does TLS well bu
 pre-fork server: the daemon is deliberately one process whose web threads share the
 loaded model and the job queue with the indexer. cheroot (CherryPy's maintained, pure
 Python WSGI server) serves TLS through the standard `ssl` module with its thread pool,
-keeps idle keep-alive connections off the workers, bounds request line, headers and body,
-and answers plain HTTP sent to the TLS port with a readable 400 instead of garbage.
+keeps idle keep-alive connections off the workers and bounds request line, headers and
+body. Its stock TLS adapter shakes hands in the accept loop (one silent client stalls
+every new visitor for the socket timeout); `_DeferredHandshakeAdapter` moves the handshake
+to the worker that serves the connection, so it costs one worker for at most that long
+(thread-per-connection servers share that limit; see docs/SECURITY.md).
 
 ``tls = "off"`` or ``"proxy"`` (settings) serves plain HTTP on ``port``: for a reverse
 proxy that terminates TLS, or a developer's loopback; never the default.
@@ -45,12 +48,26 @@ class _Server(wsgi.Server):
         log.log(level, "event=http_server %s", msg, exc_info=traceback)
 
 
+class _DeferredHandshakeAdapter(BuiltinSSLAdapter):
+    """cheroot's standard-library TLS, with the handshake moved out of the accept loop.
+
+    The stock adapter shakes hands inside the one thread that accepts connections, so a
+    client that connects and stays silent holds every new visitor for the socket timeout.
+    Here the socket is only wrapped; OpenSSL completes the handshake on the first read,
+    in the worker thread that serves the connection.
+    """
+
+    def wrap(self, sock: Any) -> tuple[Any, dict[str, str]]:
+        wrapped = self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True)
+        return wrapped, {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
+
 def _tls_adapter(settings: Settings) -> BuiltinSSLAdapter:
     """The certificate to serve (made on first start) in a TLS >= 1.2 context."""
     from edge_app.appliance.tls import ensure_certificate
 
     files = ensure_certificate(settings)
-    adapter = BuiltinSSLAdapter(str(files.cert), str(files.key))
+    adapter = _DeferredHandshakeAdapter(str(files.cert), str(files.key))
     adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
     return adapter
 

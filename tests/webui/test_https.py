@@ -1,0 +1,190 @@
+"""HTTPS and revocable sessions against the daemon's real server (cheroot, real TLS).
+
+The certificate is the one the box makes on first start; every client here verifies it
+against the box's CA file (``ssl`` with ``cafile``), never with verification turned off.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+import requests
+from flask import Flask
+
+from edge_app.appliance.tls import TlsFiles, fingerprint
+from edge_app.settings import Settings
+from tests.webui.conftest import PASSWORD
+from tests.webui.live_server import LiveServer, live_server
+
+NEW_PASSWORD = "a different passphrase"
+
+
+@pytest.fixture()
+def server(web_app: Flask, settings: Settings) -> Iterator[LiveServer]:
+    with live_server(web_app, settings, redirect=True) as srv:
+        yield srv
+
+
+def _login(srv: LiveServer, password: str = PASSWORD) -> requests.Session:
+    session = srv.session()
+    reply = session.post(f"{srv.base_url}/api/login", json={"password": password}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
+    return session
+
+
+def _cookie(session: requests.Session) -> str:
+    value = session.cookies.get("edge_session")
+    assert value
+    return str(value)
+
+
+def _role_with(srv: LiveServer, cookie: str) -> object:
+    """What the server makes of a bare session cookie (a fresh client, nothing else)."""
+    fresh = srv.session()
+    fresh.cookies.set("edge_session", cookie)
+    return fresh.get(f"{srv.base_url}/api/session", timeout=30).json()["role"]
+
+
+def _private_status(srv: LiveServer, cookie: str) -> int:
+    fresh = srv.session()
+    fresh.cookies.set("edge_session", cookie)
+    return fresh.get(f"{srv.base_url}/api/search", params={"q": "x"}, timeout=30).status_code
+
+
+def _handshake(srv: LiveServer, context: ssl.SSLContext, name: str) -> bytes:
+    port = int(srv.base_url.rsplit(":", 1)[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return der
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", socket.gethostname()])
+def test_the_handshake_verifies_against_the_box_ca(
+    server: LiveServer, settings: Settings, name: str
+) -> None:
+    assert server.ca_file is not None
+    context = ssl.create_default_context(cafile=str(server.ca_file))  # verify + hostname
+    der = _handshake(server, context, name)
+    cert = ssl.DER_cert_to_PEM_cert(der)
+    assert TlsFiles.of(settings).cert.read_text().startswith(cert.strip()[:200])
+    import hashlib
+
+    shown = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+    assert shown == fingerprint(TlsFiles.of(settings).cert)  # what banner and status print
+
+
+def test_a_client_that_does_not_trust_the_ca_refuses(server: LiveServer) -> None:
+    """Proof that the check above is a real check: the system CAs do not know the box."""
+    context = ssl.create_default_context(cafile="/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(server, context, "127.0.0.1")
+    strict = ssl.create_default_context(cafile=str(server.ca_file))
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch|match"):
+        _handshake(server, strict, "not-this-box.example")
+
+
+def test_http_redirects_to_https(server: LiveServer) -> None:
+    assert server.redirect_url is not None
+    plain = requests.Session()
+    plain.trust_env = False
+    reply = plain.get(f"{server.redirect_url}/login?next=/library", allow_redirects=False)
+    assert reply.status_code == 308
+    assert reply.headers["Location"] == f"{server.base_url}/login?next=/library"
+    followed = server.session().get(f"{server.redirect_url}/login", timeout=30)
+    assert followed.status_code == 200 and followed.url.startswith("https://")
+
+
+def test_the_session_cookie_is_secure_and_httponly(server: LiveServer) -> None:
+    reply = server.session().post(
+        f"{server.base_url}/api/login", json={"password": PASSWORD}, timeout=30
+    )
+    header = reply.headers["Set-Cookie"]
+    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def test_a_logged_out_cookie_is_refused(server: LiveServer) -> None:
+    admin = _login(server)
+    kept = _cookie(admin)
+    assert _role_with(server, kept) == "admin"
+    reply = admin.post(f"{server.base_url}/logout", allow_redirects=False, timeout=30)
+    assert reply.status_code == 302
+    assert _role_with(server, kept) is None
+    assert _private_status(server, kept) == 401
+
+
+def test_a_password_change_refuses_every_old_cookie(server: LiveServer) -> None:
+    changer, other = _login(server), _login(server)
+    old_changer, old_other = _cookie(changer), _cookie(other)
+    form = {"old": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    token = changer.headers["X-CSRF-Token"]
+    reply = changer.post(
+        f"{server.base_url}/account/password",
+        data={**form, "csrf_token": str(token)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert reply.status_code == 302, reply.text
+    for cookie in (old_changer, old_other):
+        assert _role_with(server, cookie) is None
+        assert _private_status(server, cookie) == 401
+    assert _role_with(server, _cookie(changer)) == "admin"  # the changer got a new session
+    with pytest.raises(AssertionError):
+        _login(server)  # the old password is gone
+    _login(server, NEW_PASSWORD)
+
+
+def test_a_wrong_old_password_changes_nothing(server: LiveServer) -> None:
+    admin, other = _login(server), _login(server)
+    form = {"old": "not the password", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    reply = admin.post(f"{server.base_url}/account/password", data=form, timeout=30)
+    assert reply.status_code == 400 and "current password is wrong" in reply.text
+    assert _role_with(server, _cookie(other)) == "admin"
+    _login(server)
+
+
+def test_sign_out_everywhere_else(server: LiveServer) -> None:
+    admin, phone, laptop = _login(server), _login(server), _login(server)
+    reply = admin.post(f"{server.base_url}/sessions/end-others", allow_redirects=False)
+    assert reply.status_code == 302
+    assert _role_with(server, _cookie(phone)) is None
+    assert _role_with(server, _cookie(laptop)) is None
+    assert _role_with(server, _cookie(admin)) == "admin"
+
+
+def test_plain_http_only_when_asked(web_app: Flask, settings: Settings) -> None:
+    """tls = "off" (a developer's loopback) serves plain HTTP and drops the Secure flag."""
+    plain = replace(settings, tls="off")
+    from webui.app import create_app
+
+    app = create_app(plain)
+    with live_server(app, plain) as srv:
+        assert srv.base_url.startswith("http://") and srv.ca_file is None
+        reply = srv.session().post(f"{srv.base_url}/api/login", json={"password": PASSWORD})
+        assert reply.status_code == 200
+        assert "Secure" not in reply.headers["Set-Cookie"]
+
+
+def test_a_silent_client_does_not_stall_the_next_handshake(server: LiveServer) -> None:
+    """Connect and say nothing: with cheroot's stock adapter the handshake waits in the
+    accept loop and every new visitor waits 10 s; here it waits in one worker only."""
+    import time
+
+    port = int(server.base_url.rsplit(":", 1)[1])
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(1)]
+    try:
+        started = time.monotonic()
+        reply = server.session().get(f"{server.base_url}/login", timeout=30)
+        assert reply.status_code in (200, 302)
+        assert time.monotonic() - started < 5.0  # cheroot's socket timeout is 10 s
+    finally:
+        for sock in silent:
+            sock.close()
