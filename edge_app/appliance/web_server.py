@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ class _Server(wsgi.Server):
     """cheroot's server with its error lines in our (JSON) log instead of bare stderr."""
 
     def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        dropped = sys.exc_info()[1]
+        if isinstance(dropped, ssl.SSLError | ConnectionError | TimeoutError):
+            # a client that gave up or distrusts the certificate: news, not a bug
+            log.info("event=http_connection_dropped error=%r", dropped)
+            return
         log.log(level, "event=http_server %s", msg, exc_info=traceback)
 
 

@@ -22,7 +22,7 @@ from tests.webui.conftest import (
     copy_photos,
     indexed_photos,
 )
-from tests.webui.daemon_process import running_daemon
+from tests.webui.daemon_process import browser_tls_args, running_daemon
 
 Shapes = list[tuple[Path, Any]]
 QUERY = "红色的圆形"  # "a red circle"
@@ -108,7 +108,10 @@ def test_chinese_query_in_chromium(
     with running_daemon(data, bilingual_bundle, log) as (base, _proc):
         red = _red_circles(shapes_photos)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=str(e2e.CHROMIUM),
+                args=[*e2e.CHROMIUM_ARGS, *browser_tls_args(data)],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/")
             page.fill("input[name=token]", (data / "setup_token").read_text().strip())

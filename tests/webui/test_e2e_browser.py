@@ -20,7 +20,11 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import START_TIMEOUT_S, free_port, running_daemon
+from tests.webui.daemon_process import (
+    START_TIMEOUT_S,
+    browser_tls_args,
+    running_daemon,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,9 +44,6 @@ pytestmark = [
         not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (apt-get install chromium)"
     ),
 ]
-
-
-_free_port = free_port  # test_ocr_browser imports it from here
 
 
 @pytest.fixture()
@@ -100,7 +101,9 @@ def test_search_in_browser(
     specs = {path.name: spec for path, spec in shapes_photos}
     token = (data / "setup_token").read_text().strip()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/")
         assert page.url.endswith("/setup")

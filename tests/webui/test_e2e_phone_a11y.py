@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import REPO, START_TIMEOUT_S, running_daemon
+from tests.webui.daemon_process import REPO, START_TIMEOUT_S, browser_tls_args, running_daemon
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 AXE = REPO / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -74,11 +74,13 @@ def _past_import(data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(served: tuple[str, Path]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(served[1])]
+        )
         yield chromium
         chromium.close()
 
