@@ -24,6 +24,7 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
+from edge_app.ingest.disk import DiskSpaceError
 from webui import (
     account,
     api,
@@ -41,7 +42,7 @@ from webui import ocr as ocr_web
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
-from webui.sessions import SESSION_MAX_AGE_S
+from webui.sessions import SESSION_MAX_AGE_S, UploadQuotaError
 from webui.state import EXTENSION_KEY, ContextProvider, WebState
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UploadError, 400),
     (LabelConflictError, 409),
     (LabelError, 400),
+    (UploadQuotaError, 429),
+    (DiskSpaceError, 507),
 )
 
 
@@ -122,7 +125,9 @@ def _error_response(status: int, message: str) -> Response | tuple[str, int]:
     """JSON for the API, a friendly page for browsers."""
     if auth.is_api_request():
         return auth.json_error(message, status)
-    title = {400: "Bad request", 404: "Not found", 413: "Too large"}.get(status, "Error")
+    title = {400: "Bad request", 404: "Not found", 413: "Too large", 429: "Limit reached"}.get(
+        status, "Error"
+    )
     return render_template("error.html", title=title, message=message), status
 
 

@@ -80,6 +80,24 @@ def end_others() -> int:
     return web_state().contexts.library().end_sessions(keep_id=found.id if found else None)
 
 
+class UploadQuotaError(Exception):
+    """This session reached its daily upload volume (``upload_daily_bytes``)."""
+
+
+def charge_upload(nbytes: int, role: str) -> None:
+    """Count an upload against the caller's session for today, or refuse it whole."""
+    limit = web_state().settings.upload_daily_bytes
+    row = ensure_current(role)
+    used = row.uploaded_on(today())
+    if used + nbytes > limit:
+        raise UploadQuotaError(
+            f"this session already uploaded {used / 1e6:.1f} MB today and the daily limit is "
+            f"{limit / 1e6:.1f} MB (upload_daily_bytes): try again tomorrow, or the admin "
+            "can raise the limit"
+        )
+    web_state().contexts.library().add_upload_bytes(row.id, today(), nbytes)
+
+
 def today() -> str:
     """The day uploads are counted on (UTC)."""
     return datetime.now(UTC).date().isoformat()

@@ -36,7 +36,13 @@ def search_image() -> BaseResponse | tuple[str, int]:
         listing = gallery.Listing.from_args(request.form)
     except (QueryError, UploadError) as exc:
         return gallery_pages.home(gallery.Listing(), error=str(exc)), 400
-    token = query_images.save(web_state().settings.data_dir, upload.image)
+    settings = web_state().settings
+    token = query_images.save(
+        settings.data_dir,
+        upload.image,
+        settings.query_images_max_count,
+        settings.query_images_max_bytes,
+    )
     args = {**listing.to_args(), "qimg": token}
     args.pop("q", None)
     return redirect(url_for("views.search", **args), code=303)

@@ -4,7 +4,8 @@ a free loopback port, the EDGE_* environment, a log file, wait until it serves, 
 The daemon serves HTTPS with the certificate it makes on first start; `Daemon.url` is the
 ``https://`` base, `Daemon.ca_file` the box's CA to verify against (`ssl_context`), and
 `browser_tls_args(data_dir)` the Chromium flag that pins the box's key (the browser check
-of the fingerprint an owner compares on the first visit). A `Daemon` still unpacks as
+of the fingerprint an owner compares on the first visit), `playwright_trusting(data_dir)`
+Playwright with its API requests verified against the CA. A `Daemon` still unpacks as
 ``(url, proc)``.
 """
 
@@ -49,6 +50,25 @@ class Daemon:
 def ssl_context(data_dir: Path) -> ssl.SSLContext:
     """A client context that trusts only the box's own CA (hostname checked)."""
     return ssl.create_default_context(cafile=str(TlsFiles(data_dir / "tls").ca))
+
+
+@contextmanager
+def playwright_trusting(data_dir: Path) -> Iterator[Any]:
+    """`sync_playwright()` whose API requests (``page.request``, made by Playwright's Node
+    driver, not by Chromium) verify the box against its CA: NODE_EXTRA_CA_CERTS is read
+    when the driver starts."""
+    from playwright.sync_api import sync_playwright
+
+    before = os.environ.get("NODE_EXTRA_CA_CERTS")
+    os.environ["NODE_EXTRA_CA_CERTS"] = str(TlsFiles(data_dir / "tls").ca)
+    try:
+        with sync_playwright() as pw:
+            yield pw
+    finally:
+        if before is None:
+            os.environ.pop("NODE_EXTRA_CA_CERTS", None)
+        else:
+            os.environ["NODE_EXTRA_CA_CERTS"] = before
 
 
 def browser_tls_args(data_dir: Path) -> list[str]:

@@ -23,6 +23,7 @@ from tests.webui.conftest import PASSWORD
 from tests.webui.daemon_process import (
     START_TIMEOUT_S,
     browser_tls_args,
+    playwright_trusting,
     running_daemon,
 )
 
@@ -95,12 +96,10 @@ def test_search_in_browser(
     shapes_photos: list[tuple[Path, Any]],
     artifacts_dir: Path,
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, data, _proc = daemon
     specs = {path.name: spec for path, spec in shapes_photos}
     token = (data / "setup_token").read_text().strip()
-    with sync_playwright() as pw:
+    with playwright_trusting(data) as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
         )

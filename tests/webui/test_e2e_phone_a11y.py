@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import REPO, START_TIMEOUT_S, browser_tls_args, running_daemon
+from tests.webui.daemon_process import (
+    REPO,
+    START_TIMEOUT_S,
+    browser_tls_args,
+    playwright_trusting,
+    running_daemon,
+)
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 AXE = REPO / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -75,9 +81,7 @@ def _past_import(data: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser(served: tuple[str, Path]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
+    with playwright_trusting(served[1]) as pw:
         chromium = pw.chromium.launch(
             executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(served[1])]
         )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import browser_tls_args
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting
 from tests.webui.live_server import live_server
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.webui.test_ocr_web import indexed  # noqa: F401  (module fixture reused)
@@ -40,10 +40,8 @@ def test_hover_highlights_boxes_and_text_is_selectable(
     indexed: tuple[Any, Any],  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     pin = browser_tls_args(indexed[0].data_dir)
-    with sync_playwright() as pw:
+    with playwright_trusting(indexed[0].data_dir) as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *pin])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{served}/login")
