@@ -194,18 +194,33 @@ def _setup_error(form: dict[str, str]) -> str | None:
     return None
 
 
+def served_fingerprint() -> str | None:
+    """SHA-256 of the certificate this box serves (None without TLS or before it exists)."""
+    from edge_app.appliance.tls import TlsFiles, fingerprint
+
+    settings = web_state().settings
+    files = TlsFiles.of(settings)
+    if settings.tls != "auto" or files.source() is None:
+        return None
+    return fingerprint(files.cert)
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 def setup() -> BaseResponse | str | tuple[str, int]:
     """First run: setup token + new admin password. Gone once a password exists."""
     state = web_state()
     if state.passwords.is_set():
         return redirect(url_for("auth.login"))
+    fingerprint = served_fingerprint()
     if request.method == "GET":
-        return render_template("setup.html", error=None)
+        return render_template("setup.html", error=None, fingerprint=fingerprint)
     form = {k: request.form.get(k, "") for k in ("token", "password", "confirm")}
     error = _setup_error(form)
     if error:  # keep the typed token: it is long, and retyping it is the usual slip
-        return render_template("setup.html", error=error, token=form["token"]), 400
+        page = render_template(
+            "setup.html", error=error, token=form["token"], fingerprint=fingerprint
+        )
+        return page, 400
     state.passwords.set_password(form["password"])
     _start_admin_session()
     log.info("event=admin_password_set client=%s", _client_key())

@@ -6,8 +6,10 @@ against the box's CA file (``ssl`` with ``cafile``), never with verification tur
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -76,8 +78,6 @@ def test_the_handshake_verifies_against_the_box_ca(
     der = _handshake(server, context, name)
     cert = ssl.DER_cert_to_PEM_cert(der)
     assert TlsFiles.of(settings).cert.read_text().startswith(cert.strip()[:200])
-    import hashlib
-
     shown = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
     assert shown == fingerprint(TlsFiles.of(settings).cert)  # what banner and status print
 
@@ -176,8 +176,6 @@ def test_plain_http_only_when_asked(web_app: Flask, settings: Settings) -> None:
 def test_a_silent_client_does_not_stall_the_next_handshake(server: LiveServer) -> None:
     """Connect and say nothing: with cheroot's stock adapter the handshake waits in the
     accept loop and every new visitor waits 10 s; here it waits in one worker only."""
-    import time
-
     port = int(server.base_url.rsplit(":", 1)[1])
     silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(1)]
     try:
@@ -188,3 +186,15 @@ def test_a_silent_client_does_not_stall_the_next_handshake(server: LiveServer) -
     finally:
         for sock in silent:
             sock.close()
+
+
+def test_the_setup_page_shows_the_served_fingerprint(settings: Settings) -> None:
+    """First visit: the page names the certificate it came over, to compare with the box."""
+    from webui.app import create_app
+
+    with live_server(create_app(settings), settings) as srv:
+        page = srv.session().get(f"{srv.base_url}/setup", timeout=30).text
+        port = int(srv.base_url.rsplit(":", 1)[1])
+        der = ssl.get_server_certificate(("127.0.0.1", port), ca_certs=str(srv.ca_file))
+    shown = ":".join(f"{b:02X}" for b in hashlib.sha256(ssl.PEM_cert_to_DER_cert(der)).digest())
+    assert f"<code>{shown}</code>" in page
