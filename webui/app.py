@@ -43,7 +43,7 @@ from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
 from webui.sessions import SESSION_MAX_AGE_S, UploadQuotaError
-from webui.state import EXTENSION_KEY, ContextProvider, WebState
+from webui.state import EXTENSION_KEY, ContextProvider, WebState, web_state
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -116,6 +116,8 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _after_request(response: Response) -> Response:
     """Security headers on every response; private data is never cached by proxies."""
     apply_security_headers(response.headers)
+    if web_state().settings.tls != "off":  # HTTPS here or at the proxy: browsers stay on it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "private, no-store")
     return response

@@ -109,6 +109,7 @@ def test_the_session_cookie_is_secure_and_httponly(server: LiveServer) -> None:
     )
     header = reply.headers["Set-Cookie"]
     assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+    assert reply.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_a_logged_out_cookie_is_refused(server: LiveServer) -> None:
@@ -171,6 +172,7 @@ def test_plain_http_only_when_asked(web_app: Flask, settings: Settings) -> None:
         reply = srv.session().post(f"{srv.base_url}/api/login", json={"password": PASSWORD})
         assert reply.status_code == 200
         assert "Secure" not in reply.headers["Set-Cookie"]
+        assert "Strict-Transport-Security" not in reply.headers
 
 
 def test_a_silent_client_does_not_stall_the_next_handshake(server: LiveServer) -> None:
@@ -198,3 +200,17 @@ def test_the_setup_page_shows_the_served_fingerprint(settings: Settings) -> None
         der = ssl.get_server_certificate(("127.0.0.1", port), ca_certs=str(srv.ca_file))
     shown = ":".join(f"{b:02X}" for b in hashlib.sha256(ssl.PEM_cert_to_DER_cert(der)).digest())
     assert f"<code>{shown}</code>" in page
+
+
+def test_tls_older_than_1_2_is_refused(server: LiveServer) -> None:
+    """A client that offers at most TLS 1.1 (and allows it on its side) gets no session."""
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.load_verify_locations(cafile=str(server.ca_file))
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError):
+        _handshake(server, old, "127.0.0.1")
+    modern = ssl.create_default_context(cafile=str(server.ca_file))
+    modern.minimum_version = ssl.TLSVersion.TLSv1_2
+    _handshake(server, modern, "127.0.0.1")
