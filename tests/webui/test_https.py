@@ -120,6 +120,7 @@ def test_a_logged_out_cookie_is_refused(server: LiveServer) -> None:
     assert reply.status_code == 302
     assert _role_with(server, kept) is None
     assert _private_status(server, kept) == 401
+    assert _cookie(_login(server)) != kept  # a new login never reuses a session token
 
 
 def test_a_password_change_refuses_every_old_cookie(server: LiveServer) -> None:
@@ -143,11 +144,21 @@ def test_a_password_change_refuses_every_old_cookie(server: LiveServer) -> None:
     _login(server, NEW_PASSWORD)
 
 
-def test_a_wrong_old_password_changes_nothing(server: LiveServer) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "confirm", "message"),
+    [
+        ("not the password", NEW_PASSWORD, NEW_PASSWORD, "current password is wrong"),
+        (PASSWORD, "short", "short", "at least 8 characters"),
+        (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!", "differ"),
+    ],
+)
+def test_a_refused_password_change_changes_nothing(
+    server: LiveServer, old: str, new: str, confirm: str, message: str
+) -> None:
     admin, other = _login(server), _login(server)
-    form = {"old": "not the password", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    form = {"old": old, "new": new, "confirm": confirm}
     reply = admin.post(f"{server.base_url}/account/password", data=form, timeout=30)
-    assert reply.status_code == 400 and "current password is wrong" in reply.text
+    assert reply.status_code == 400 and message in reply.text
     assert _role_with(server, _cookie(other)) == "admin"
     _login(server)
 
