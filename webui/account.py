@@ -14,7 +14,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.library.sessions import WebSession
 from webui import sessions
-from webui.auth import ROLE_ADMIN, admin_only
+from webui.auth import ROLE_ADMIN, ROLE_GUEST, admin_only
 from webui.passwords import MIN_PASSWORD_LENGTH
 from webui.state import web_state
 
@@ -47,11 +47,22 @@ def _password_error(form: dict[str, str]) -> str | None:
     return None
 
 
+def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    guest = web_state().guest_password
+    page = render_template(
+        "account.html",
+        error=error,
+        changed=request.args.get("changed"),
+        guest_set=guest is not None and guest.is_set(),
+    )
+    return page, status
+
+
 @bp.get("/account")
 @admin_only
-def account() -> str:
-    """The password-change form."""
-    return render_template("account.html", error=None, changed=request.args.get("changed"))
+def account() -> tuple[str, int]:
+    """The password-change forms (admin, guest)."""
+    return _page()
 
 
 @bp.post("/account/password")
@@ -61,13 +72,42 @@ def change_password() -> BaseResponse | tuple[str, int]:
     form = {k: request.form.get(k, "") for k in ("old", "new", "confirm")}
     error = _password_error(form)
     if error:
-        return render_template("account.html", error=error, changed=None), 400
+        return _page(error, 400)
     web_state().passwords.set_password(form["new"])
     ended = sessions.end_others()
     sessions.end_current()
     sessions.start(ROLE_ADMIN)
     log.info("event=admin_password_changed client=%s ended_sessions=%d", request.remote_addr, ended)
     return redirect(url_for("account.account", changed=1))
+
+
+def _guest_error(new: str, confirm: str) -> str | None:
+    if new != confirm:
+        return "The two guest passwords differ."
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return f"The guest password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if web_state().passwords.verify(new):
+        return "The guest password must differ from the admin password."
+    return None
+
+
+@bp.post("/account/guest-password")
+@admin_only
+def guest_password() -> BaseResponse | tuple[str, int]:
+    """Set, change or remove the guest password; every guest session ends."""
+    store = web_state().guest_password
+    if store is None:
+        return _page("Guest passwords are not available here.", 400)
+    if request.form.get("remove"):
+        store.remove()
+    else:
+        error = _guest_error(request.form.get("new", ""), request.form.get("confirm", ""))
+        if error:
+            return _page(error, 400)
+        store.set_password(request.form["new"])
+    ended = web_state().contexts.library().end_sessions(role=ROLE_GUEST)
+    log.info("event=guest_password_changed ended_sessions=%d", ended)
+    return redirect(url_for("account.account", changed="guest"))
 
 
 @bp.post("/sessions/<int:session_id>/end")

@@ -74,6 +74,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = WebState(
         settings=settings,
         passwords=passwords,
+        guest_password=PasswordStore(settings.data_dir, "guest"),
         contexts=ContextProvider(settings, context),
     )
     app.register_blueprint(auth.bp)

@@ -73,8 +73,8 @@ def csrf_token() -> str:
 def current_role() -> str | None:
     """The caller's role: admin, guest (when guest access is on) or None."""
     live = sessions.current()
-    if live is not None and live.role == ROLE_ADMIN:
-        return ROLE_ADMIN
+    if live is not None:
+        return live.role
     return ROLE_GUEST if web_state().settings.guest_access else None
 
 
@@ -144,21 +144,31 @@ def _start_admin_session() -> None:
     sessions.start(ROLE_ADMIN)
 
 
-def _attempt_login(password: str) -> tuple[bool, int]:
-    """(ok, retry_after_s): rate limit first, so a blocked client learns nothing."""
+def _role_of(password: str) -> str | None:
+    """Whose password this is: the admin's, the guest password's, or nobody's."""
+    state = web_state()
+    if state.passwords.verify(password):
+        return ROLE_ADMIN
+    guest = state.guest_password
+    return ROLE_GUEST if guest is not None and guest.verify(password) else None
+
+
+def _attempt_login(password: str) -> tuple[str | None, int]:
+    """(role or None, retry_after_s): rate limit first, so a blocked client learns nothing."""
     state = web_state()
     key = _client_key()
     wait = state.limiter.retry_after(key)
     if wait:
-        return False, wait
-    if state.passwords.verify(password):
+        return None, wait
+    role = _role_of(password)
+    if role is not None:
         state.limiter.reset(key)
-        _start_admin_session()
-        log.info("event=login_ok client=%s", key)
-        return True, 0
+        sessions.start(role)
+        log.info("event=login_ok role=%s client=%s", role, key)
+        return role, 0
     state.limiter.record_failure(key)
     log.warning("event=login_failed client=%s", key)
-    return False, 0
+    return None, 0
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -169,8 +179,8 @@ def login() -> BaseResponse | str | tuple[str, int]:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next_url=next_url, error=None)
-    ok, wait = _attempt_login(request.form.get("password", ""))
-    if ok:
+    role, wait = _attempt_login(request.form.get("password", ""))
+    if role is not None:
         return redirect(next_url)
     if wait:
         error = f"Too many failed attempts. Try again in {wait} seconds."
@@ -247,9 +257,9 @@ def api_login() -> Response:
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(password, str):
         return json_error('body must be {"password": "..."}', 400)
-    ok, wait = _attempt_login(password)
-    if ok:
-        return jsonify(role=ROLE_ADMIN, csrf_token=csrf_token())
+    role, wait = _attempt_login(password)
+    if role is not None:
+        return jsonify(role=role, csrf_token=csrf_token())
     if wait:
         response = json_error(f"too many failed attempts; retry in {wait} s", 429)
         response.headers["Retry-After"] = str(wait)

@@ -84,6 +84,7 @@ class WebState:
     settings: Settings
     passwords: PasswordStore
     contexts: ContextProvider
+    guest_password: PasswordStore | None = None  # optional: guests log in with it
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     jobs: JobSubmitter | None = None
 

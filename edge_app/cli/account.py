@@ -20,27 +20,31 @@ def passwd_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stdin", action="store_true", help="read the new password from one line of stdin"
     )
+    p.add_argument(
+        "--guest", action="store_true", help="the guest password instead (ends guest sessions)"
+    )
 
 
-def _ask_password() -> str:
-    first = getpass.getpass("new admin password: ")
+def _ask_password(role: str) -> str:
+    first = getpass.getpass(f"new {role} password: ")
     if first != getpass.getpass("repeat it: "):
         raise ConfigError("the two passwords differ; nothing was changed")
     return first
 
 
 def passwd(args: argparse.Namespace, settings: Settings) -> int:
-    """Set a new admin password and end every web session."""
+    """Set a new admin (or guest) password and end every (guest) web session."""
     from webui.passwords import MIN_PASSWORD_LENGTH, PasswordStore
 
-    password = sys.stdin.readline().rstrip("\r\n") if args.stdin else _ask_password()
+    role = "guest" if args.guest else "admin"
+    password = sys.stdin.readline().rstrip("\r\n") if args.stdin else _ask_password(role)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ConfigError(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters; nothing was changed"
         )
-    PasswordStore(settings.data_dir).set_password(password)
-    ended = end_all_sessions(settings)
-    print(f"admin password changed; {ended} web session(s) signed out")
+    PasswordStore(settings.data_dir, role).set_password(password)
+    ended = end_all_sessions(settings, "guest" if args.guest else None)
+    print(f"{role} password changed; {ended} web session(s) signed out")
     return 0
 
 
@@ -61,11 +65,11 @@ def reset_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def end_all_sessions(settings: Settings) -> int:
-    """Delete every stored web session (none without a library yet)."""
+def end_all_sessions(settings: Settings, role: str | None = None) -> int:
+    """Delete every stored web session (of `role`; none without a library yet)."""
     from edge_app.library.store import Library
 
     if not settings.db_path.is_file():
         return 0
     with Library(settings.db_path) as library:
-        return library.end_sessions()
+        return library.end_sessions(role=role)

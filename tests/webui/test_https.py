@@ -225,3 +225,41 @@ def test_tls_older_than_1_2_is_refused(server: LiveServer) -> None:
     modern = ssl.create_default_context(cafile=str(server.ca_file))
     modern.minimum_version = ssl.TLSVersion.TLSv1_2
     _handshake(server, modern, "127.0.0.1")
+
+
+def _form(session: requests.Session, srv: LiveServer, path: str, **form: str) -> requests.Response:
+    token = str(session.headers["X-CSRF-Token"])
+    return session.post(
+        f"{srv.base_url}{path}", data={**form, "csrf_token": token}, allow_redirects=False
+    )
+
+
+GUEST_PASSWORD = "the class of 2026"
+
+
+def test_a_guest_password_logs_guests_in_and_changing_it_ends_their_sessions(
+    server: LiveServer,
+) -> None:
+    admin = _login(server)
+    with pytest.raises(AssertionError):
+        _login(server, GUEST_PASSWORD)  # no guest password yet (and no guest access)
+    set_it = _form(admin, server, "/account/guest-password", new=GUEST_PASSWORD)
+    assert set_it.status_code == 400  # the confirmation is missing: nothing set
+    reply = _form(
+        admin, server, "/account/guest-password", new=GUEST_PASSWORD, confirm=GUEST_PASSWORD
+    )
+    assert reply.status_code == 302
+    guest = _login(server, GUEST_PASSWORD)
+    assert _role_with(server, _cookie(guest)) == "guest"
+    assert guest.post(f"{server.base_url}/api/reindex").status_code in (401, 403)
+    assert _form(admin, server, "/account/guest-password", remove="1").status_code == 302
+    assert _role_with(server, _cookie(guest)) is None  # every guest signed out
+    assert _role_with(server, _cookie(admin)) == "admin"  # the admin is not
+    with pytest.raises(AssertionError):
+        _login(server, GUEST_PASSWORD)
+
+
+def test_the_guest_password_cannot_be_the_admin_password(server: LiveServer) -> None:
+    admin = _login(server)
+    reply = _form(admin, server, "/account/guest-password", new=PASSWORD, confirm=PASSWORD)
+    assert reply.status_code == 400 and "must differ" in reply.text
