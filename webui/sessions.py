@@ -44,10 +44,10 @@ def current() -> WebSession | None:
     token = session.get(SESSION_TOKEN_KEY)
     found = None
     if isinstance(token, str) and token:
-        library = web_state().contexts.library()
-        found = library.find_session(token, SESSION_MAX_AGE_S)
-        if found is not None:
-            library.touch_session(found.id, TOUCH_INTERVAL_S)
+        contexts = web_state().contexts
+        found = contexts.reader().find_session(token, SESSION_MAX_AGE_S)
+        if found is not None and found.seen_before(TOUCH_INTERVAL_S):
+            contexts.library().touch_session(found.id, TOUCH_INTERVAL_S)
     setattr(g, _CACHE, found)
     return found
 
@@ -88,14 +88,11 @@ def charge_upload(nbytes: int, role: str) -> None:
     """Count an upload against the caller's session for today, or refuse it whole."""
     limit = web_state().settings.upload_daily_bytes
     row = ensure_current(role)
-    used = row.uploaded_on(today())
-    if used + nbytes > limit:
+    if not web_state().contexts.library().add_upload_bytes(row.id, today(), nbytes, limit):
         raise UploadQuotaError(
-            f"this session already uploaded {used / 1e6:.1f} MB today and the daily limit is "
-            f"{limit / 1e6:.1f} MB (upload_daily_bytes): try again tomorrow, or the admin "
-            "can raise the limit"
+            f"this upload would take this session past its daily limit of {limit / 1e6:.1f} MB "
+            "(upload_daily_bytes): try again tomorrow, or the admin can raise the limit"
         )
-    web_state().contexts.library().add_upload_bytes(row.id, today(), nbytes)
 
 
 def today() -> str:

@@ -63,6 +63,11 @@ class ContextProvider:
                     self._context = AppContext.open(self._settings)
         return self._context
 
+    def reader(self) -> Library:
+        """A read connection for per-request lookups (sessions): the context's reader, so
+        a request never waits for the indexer's writer lock; else `library()`."""
+        return self._context.reader if self._context is not None else self.library()
+
     def library(self) -> Library:
         """The library writer for the web's own rows (sessions): the context's when it is
         open (the daemon always injects one), else a connection of its own, opened on

@@ -158,8 +158,18 @@ def create_server(
         main.ssl_adapter = _tls_adapter(settings)
     main.prepare()
     plain = settings.http_redirect_port if redirect_port is None else redirect_port
-    redirect = None
-    if tls and plain:
-        redirect = _server(redirect_app(int(main.bind_addr[1])), settings.host, plain, 2)
-        redirect.prepare()
+    redirect = _redirect_server(settings.host, plain, int(main.bind_addr[1])) if tls else None
     return WebServer(main, redirect, "https" if tls else "http")
+
+
+def _redirect_server(host: str, port: int, https_port: int) -> _Server | None:
+    """The plain-HTTP listener; a convenience, so a busy port is a warning, not a failure."""
+    if not port:
+        return None
+    server = _server(redirect_app(https_port), host, port, 2)
+    try:
+        server.prepare()
+    except OSError as exc:
+        log.warning("event=http_redirect_unavailable port=%d error=%r", port, exc)
+        return None
+    return server

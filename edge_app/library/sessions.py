@@ -38,9 +38,9 @@ class WebSession:
     upload_day: str | None
     upload_bytes: int
 
-    def uploaded_on(self, day: str) -> int:
-        """Bytes uploaded by this session on `day` (ISO date, UTC)."""
-        return self.upload_bytes if self.upload_day == day else 0
+    def seen_before(self, seconds: float) -> bool:
+        """Was the last recorded activity more than `seconds` ago?"""
+        return self.last_seen_at < _ago(seconds)
 
 
 _COLUMNS = "id, role, created_at, last_seen_at, user_agent, address, upload_day, upload_bytes"
@@ -84,14 +84,18 @@ class SessionLog(SqliteStore):
                 [utc_now(), session_id, _ago(min_interval_s)],
             )
 
-    def add_upload_bytes(self, session_id: int, day: str, nbytes: int) -> None:
-        """Count `nbytes` uploaded on `day`; a new day starts the count again."""
+    def add_upload_bytes(self, session_id: int, day: str, nbytes: int, limit: int) -> bool:
+        """Count `nbytes` uploaded on `day` unless that would pass `limit` (checked and
+        counted in one statement, so parallel uploads cannot both slip under it); a new
+        day starts the count again. False: refused, nothing counted."""
+        total = "CASE WHEN upload_day = :day THEN upload_bytes + :n ELSE :n END"
         with self.transaction():
-            self._exec(
-                "UPDATE web_sessions SET upload_bytes = CASE WHEN upload_day = ? "
-                "THEN upload_bytes + ? ELSE ? END, upload_day = ? WHERE id = ?",
-                [day, nbytes, nbytes, day, session_id],
+            cur = self._exec(
+                f"UPDATE web_sessions SET upload_bytes = {total}, upload_day = :day "
+                f"WHERE id = :id AND {total} <= :limit",
+                {"day": day, "n": nbytes, "id": session_id, "limit": limit},
             )
+        return cur.rowcount > 0
 
     def list_sessions(self) -> list[WebSession]:
         """Every stored session, most recently seen first."""

@@ -263,3 +263,20 @@ def test_the_guest_password_cannot_be_the_admin_password(server: LiveServer) -> 
     admin = _login(server)
     reply = _form(admin, server, "/account/guest-password", new=PASSWORD, confirm=PASSWORD)
     assert reply.status_code == 400 and "must differ" in reply.text
+
+
+def test_a_busy_redirect_port_is_a_warning_not_a_failure(
+    web_app: Flask, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from edge_app.appliance.web_server import create_server
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        server = create_server(web_app, settings, threads=2, port=0, redirect_port=busy)
+        try:
+            assert server.redirect is None and server.url().startswith("https://")
+        finally:
+            server.close()
+    assert "event=http_redirect_unavailable" in caplog.text
