@@ -31,16 +31,16 @@ bp = Blueprint("uploads", __name__)
 FIELD = "files"
 _LEDGER_KEY = "edge_uploads"
 _FORM_OVERHEAD = 1 << 20
-_WAITRESS_MAX = 1 << 30
+_REQUEST_MAX = 1 << 30
 MAX_FILES_PER_REQUEST = 500
 
 
 def request_limit(state: WebState) -> int:
     """Bytes one upload request may carry: many photos in the no-JS form, but never more
-    than waitress accepts (its ``max_request_body_size``, 1 GiB by default)."""
+    than 1 GiB."""
     photo = state.settings.max_photo_upload_bytes + _FORM_OVERHEAD
     return max(
-        photo, min(20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD, _WAITRESS_MAX)
+        photo, min(20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD, _REQUEST_MAX)
     )
 
 

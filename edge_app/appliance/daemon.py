@@ -4,7 +4,7 @@ Why one process: the appliance has a few GB of RAM and one model; the web app an
 indexer share the loaded encoder, the SQLite library and the FAISS index through one
 `AppContext`. Layout:
 
-* main thread: waitress (production WSGI server) serving `webui.create_app`;
+* main thread: the HTTPS web server (`edge_app.appliance.web_server`) serving `webui.create_app`;
 * ``edge-jobs`` thread: a small FIFO of jobs (re-index requests, later USB imports), run
   one at a time, so two indexing runs never fight over the writer connection;
 * ``edge-watch`` thread (`edge_app.watch`): follows the photo roots and only *submits*
@@ -265,7 +265,7 @@ def release_idle_image_tower(ctx: AppContext) -> bool:
 
 
 class _ShutdownRequested(SystemExit):
-    """Raised by the signal handler; waitress' run loop stops on SystemExit."""
+    """Raised by the signal handler; the server's run loop stops on SystemExit."""
 
 
 def _install_signal_handlers(requested: threading.Event) -> None:
@@ -358,7 +358,7 @@ def serve(
         if not requested.is_set():
             server.run()
     except _ShutdownRequested:
-        pass  # the signal arrived outside waitress' own loop; shut down the same way
+        pass  # the signal arrived outside the server's own loop; shut down the same way
     finally:
         notifier.notify("STOPPING=1")
         done.set()
