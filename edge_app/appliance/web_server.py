@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cheroot import wsgi
+from cheroot import errors, wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from edge_app.settings import Settings
@@ -64,7 +64,12 @@ class _DeferredHandshakeAdapter(BuiltinSSLAdapter):
     """
 
     def wrap(self, sock: Any) -> tuple[Any, dict[str, str]]:
-        wrapped = self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True)
+        try:
+            wrapped = self.context.wrap_socket(
+                sock, do_handshake_on_connect=False, server_side=True
+            )
+        except OSError as exc:  # the peer is already gone: cheroot drops it quietly
+            raise errors.FatalSSLAlert(*exc.args) from exc
         return wrapped, {"wsgi.url_scheme": "https", "HTTPS": "on"}
 
 
