@@ -155,6 +155,7 @@ def _pages(page: Any, base: str) -> dict[str, str]:
         "upload": "/upload",
         "trash": "/trash",
         "trash-empty": "/trash/empty",
+        "account": "/account",
         "login": "/login",
         "not-found": "/photos/999999",
     }
