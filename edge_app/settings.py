@@ -33,7 +33,11 @@ CONFIG_ENV = "EDGE_CONFIG"
 ENV_PREFIX = "EDGE_"
 IMPORT_MODES = ("auto", "ask")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-WATCH_MODES = ("auto", "poll", "off")  # auto: inotify, polling where it cannot work
+WATCH_MODES = ("auto", "poll", "off")
+# auto: HTTPS with the box's own certificate (or the owner's, `edge-app tls install`);
+# proxy: plain HTTP for a TLS-terminating reverse proxy (cookies still Secure); off: plain
+# HTTP (development only: passwords and cookies cross the network in clear text)
+TLS_MODES = ("auto", "proxy", "off")  # auto: inotify, polling where it cannot work
 # Pillow's own decompression-bomb *error* limit (2 x MAX_IMAGE_PIXELS): ~179 MP.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
 
@@ -68,7 +72,9 @@ class Settings:
     secret_key_file: Path = DERIVED  # Flask session key (data_dir/secret_key)
     backend_prefer: str | None = None  # "openvino", "tensorrt:fp16", ... (None = auto)
     host: str = "0.0.0.0"
-    port: int = 8080
+    port: int = 8443  # the web UI and API (HTTPS unless tls says otherwise)
+    tls: str = "auto"  # see TLS_MODES
+    http_redirect_port: int = 8080  # plain HTTP that redirects to HTTPS (0 = none)
     batch_size: int = 32
     decode_workers: int = 2
     ann_threshold: int = 50_000
@@ -97,6 +103,10 @@ class Settings:
     max_batch: int = 16
     max_queue_delay_us: int = 2000
     tower_queue_size: int = 64
+    query_images_max_count: int = 500  # image-search uploads kept; the oldest go first
+    query_images_max_bytes: int = 100 * 1024 * 1024
+    upload_daily_bytes: int = 2 * 1024**3  # per web session and day (query + photo uploads)
+    min_free_disk_bytes: int = 1024**3  # imports and uploads pause below this much free space
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -256,6 +266,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "backend_prefer": _as_optional_str,
     "host": _as_str,
     "port": _as_int,
+    "tls": lambda raw: _as_str(raw).lower(),
+    "http_redirect_port": _as_int,
     "batch_size": _as_int,
     "decode_workers": _as_int,
     "ann_threshold": _as_int,
@@ -277,6 +289,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "tag_threshold": _as_float,
     "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
     **{name: _as_int for name in ("max_batch", "max_queue_delay_us", "tower_queue_size")},
+    "query_images_max_count": _as_int,
+    "query_images_max_bytes": _as_int,
+    "upload_daily_bytes": _as_int,
+    "min_free_disk_bytes": _as_int,
 }
 
 
@@ -284,6 +300,12 @@ def _validate(s: Settings) -> None:
     """Range checks: a value that parses but cannot work is still a config error."""
     checks: list[tuple[bool, str]] = [
         (1 <= s.port <= 65535, f"port must be 1..65535, got {s.port}"),
+        (s.tls in TLS_MODES, f"tls must be one of {TLS_MODES}, got {s.tls!r}"),
+        (
+            0 <= s.http_redirect_port <= 65535,
+            f"http_redirect_port must be 0..65535 (0 = none), got {s.http_redirect_port}",
+        ),
+        *_cap_checks(s),
         (s.batch_size >= 1, f"batch_size must be >= 1, got {s.batch_size}"),
         (s.decode_workers >= 1, f"decode_workers must be >= 1, got {s.decode_workers}"),
         (s.ann_threshold >= 1, f"ann_threshold must be >= 1, got {s.ann_threshold}"),
@@ -332,3 +354,13 @@ def _validate(s: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def _cap_checks(s: Settings) -> list[tuple[bool, str]]:
+    """Storage caps: each must allow something (a cap of 0 would refuse every upload)."""
+    return [
+        (s.query_images_max_count >= 1, "query_images_max_count must be >= 1"),
+        (s.query_images_max_bytes >= 1, "query_images_max_bytes must be >= 1"),
+        (s.upload_daily_bytes >= 1, "upload_daily_bytes must be >= 1"),
+        (s.min_free_disk_bytes >= 0, "min_free_disk_bytes must be >= 0 (0 = no floor)"),
+    ]

@@ -14,6 +14,7 @@ import http.cookiejar
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -144,20 +145,30 @@ def _mapping_kind(path: str) -> str:
 
 
 class Client:
-    """A logged-in HTTP session against the daemon (cookie + CSRF token)."""
+    """A logged-in HTTPS session against the daemon (cookie + CSRF token), verifying the
+    daemon's certificate against `ca_file` (the box's CA, made when the daemon starts)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ca_file: Path) -> None:
         self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
+        self.ca_file = ca_file
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener: urllib.request.OpenerDirector | None = None
         self.csrf = ""
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        if self.opener is None:  # FileNotFoundError (an OSError) until the daemon made the CA
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            self.opener = urllib.request.build_opener(
+                urllib.request.HTTPCookieProcessor(self.cookies),
+                urllib.request.HTTPSHandler(context=context),
+            )
+        return self.opener
 
     def call(
         self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Any:
         req = urllib.request.Request(self.base + path, data=data, headers=headers or {})
-        with self.opener.open(req, timeout=600) as resp:
+        with self._opener().open(req, timeout=600) as resp:
             return json.loads(resp.read())
 
     def login(self) -> None:
@@ -233,6 +244,7 @@ def run_one(data_dir: Path, cfg: DaemonConfig, prefer: str, jpeg: bytes) -> dict
         "EDGE_BUNDLE_DIR": str(cfg.bundle),
         "EDGE_HOST": "127.0.0.1",
         "EDGE_PORT": str(port),
+        "EDGE_HTTP_REDIRECT_PORT": "0",
         "EDGE_DECODE_WORKERS": "1",
         "EDGE_IMAGE_MODEL_IDLE_S": str(cfg.idle_s),
     }
@@ -244,7 +256,7 @@ def run_one(data_dir: Path, cfg: DaemonConfig, prefer: str, jpeg: bytes) -> dict
     exe = Path(sys.executable).with_name("edge-app")
     with log_path.open("wb") as out:
         proc = subprocess.Popen([str(exe), "serve"], env=env, stdout=out, stderr=out)
-    client = Client(f"http://127.0.0.1:{port}")
+    client = Client(f"https://127.0.0.1:{port}", data_dir / "tls" / "ca.pem")
     try:
         return _measure(proc, client, log_path, cfg, jpeg)
     finally:
@@ -343,7 +355,7 @@ def daemon_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "The real `edge-app serve` over a synthetic library (rows + float16 embeddings via "
         "`Library`, one JPEG hard-linked per row, clustered unit vectors). Start = until "
         "`/api/login` answers, including the FAISS index build (saved index removed first). "
-        "Queries go over HTTP through waitress + Flask: text = `GET /api/search`, image = "
+        "Queries go over HTTPS through the daemon's server (cheroot) + Flask: text = `GET /api/search`, image = "
         "`POST /api/search/image` with a 640x480 JPEG (decode + encode + search). RSS idle = "
         "after `image_model_idle_s` without image work (the daemon frees the image tower)."
     )

@@ -13,9 +13,10 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
 from webui import imports, query_images, services
-from webui.auth import admin_only, json_error
+from webui.auth import ROLE_GUEST, admin_only, current_role, json_error
 from webui.gallery import Listing
 from webui.security import UploadedImage, validate_image_upload
+from webui.sessions import charge_upload
 from webui.state import web_state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -46,6 +47,7 @@ def uploaded_images(field: str = "image", limit: int = 1) -> list[UploadedImage]
         raise QueryError(f"send the image as multipart/form-data field {field!r}")
     if len(files) > limit:
         raise QueryError(f"at most {limit} image(s) per request")
+    charge_upload(request.content_length or 0, current_role() or ROLE_GUEST)
     max_pixels = web_state().settings.max_image_pixels
     return [validate_image_upload(f.read(), max_pixels) for f in files]
 

@@ -24,7 +24,9 @@ from edge_app.errors import (
     PathOutsideLibraryError,
     QueryError,
 )
+from edge_app.ingest.disk import DiskSpaceError
 from webui import (
+    account,
     api,
     api_spec,
     auth,
@@ -41,7 +43,8 @@ from webui import ocr as ocr_web
 from webui.converters import SqliteIntConverter
 from webui.passwords import PasswordStore
 from webui.security import UploadError, apply_security_headers, load_or_create_secret
-from webui.state import EXTENSION_KEY, ContextProvider, WebState
+from webui.sessions import SESSION_MAX_AGE_S, UploadQuotaError
+from webui.state import EXTENSION_KEY, ContextProvider, WebState, web_state
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -58,6 +61,8 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UploadError, 400),
     (LabelConflictError, 409),
     (LabelError, 400),
+    (UploadQuotaError, 429),
+    (DiskSpaceError, 507),
 )
 
 
@@ -70,6 +75,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = WebState(
         settings=settings,
         passwords=passwords,
+        guest_password=PasswordStore(settings.data_dir, "guest"),
         contexts=ContextProvider(settings, context),
     )
     app.register_blueprint(auth.bp)
@@ -83,6 +89,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(tags_api.bp)
     app.register_blueprint(tags_views.bp)
     app.register_blueprint(gallery_api.bp)
+    app.register_blueprint(account.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)
@@ -102,9 +109,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="edge_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Off by default: the appliance usually serves plain HTTP on the LAN.
-        SESSION_COOKIE_SECURE=bool(getattr(settings, "cookie_secure", False)),
-        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
+        # Follows TLS: HTTPS by default, and behind a TLS-terminating proxy too.
+        SESSION_COOKIE_SECURE=settings.tls != "off",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=SESSION_MAX_AGE_S),
         JSON_SORT_KEYS=False,
     )
 
@@ -112,6 +119,8 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _after_request(response: Response) -> Response:
     """Security headers on every response; private data is never cached by proxies."""
     apply_security_headers(response.headers)
+    if web_state().settings.tls != "off":  # HTTPS here or at the proxy: browsers stay on it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "private, no-store")
     return response
@@ -121,7 +130,9 @@ def _error_response(status: int, message: str) -> Response | tuple[str, int]:
     """JSON for the API, a friendly page for browsers."""
     if auth.is_api_request():
         return auth.json_error(message, status)
-    title = {400: "Bad request", 404: "Not found", 413: "Too large"}.get(status, "Error")
+    title = {400: "Bad request", 404: "Not found", 413: "Too large", 429: "Limit reached"}.get(
+        status, "Error"
+    )
     return render_template("error.html", title=title, message=message), status
 
 

@@ -24,6 +24,7 @@ from flask import (
 )
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from webui import sessions
 from webui.passwords import MIN_PASSWORD_LENGTH
 from webui.security import (
     CSRF_FORM_FIELD,
@@ -71,8 +72,9 @@ def csrf_token() -> str:
 
 def current_role() -> str | None:
     """The caller's role: admin, guest (when guest access is on) or None."""
-    if session.get("role") == ROLE_ADMIN:
-        return ROLE_ADMIN
+    live = sessions.current()
+    if live is not None:
+        return live.role
     return ROLE_GUEST if web_state().settings.guest_access else None
 
 
@@ -138,28 +140,35 @@ def _client_key() -> str:
 
 
 def _start_admin_session() -> None:
-    """Fresh session contents on login, with a new CSRF token."""
-    session.clear()
-    session.permanent = True
-    session["role"] = ROLE_ADMIN
-    session[CSRF_SESSION_KEY] = new_csrf_token()
+    """A new server-side session and fresh cookie contents (new CSRF token) on login."""
+    sessions.start(ROLE_ADMIN)
 
 
-def _attempt_login(password: str) -> tuple[bool, int]:
-    """(ok, retry_after_s): rate limit first, so a blocked client learns nothing."""
+def _role_of(password: str) -> str | None:
+    """Whose password this is: the admin's, the guest password's, or nobody's."""
+    state = web_state()
+    if state.passwords.verify(password):
+        return ROLE_ADMIN
+    guest = state.guest_password
+    return ROLE_GUEST if guest is not None and guest.verify(password) else None
+
+
+def _attempt_login(password: str) -> tuple[str | None, int]:
+    """(role or None, retry_after_s): rate limit first, so a blocked client learns nothing."""
     state = web_state()
     key = _client_key()
     wait = state.limiter.retry_after(key)
     if wait:
-        return False, wait
-    if state.passwords.verify(password):
+        return None, wait
+    role = _role_of(password)
+    if role is not None:
         state.limiter.reset(key)
-        _start_admin_session()
-        log.info("event=login_ok client=%s", key)
-        return True, 0
+        sessions.start(role)
+        log.info("event=login_ok role=%s client=%s", role, key)
+        return role, 0
     state.limiter.record_failure(key)
     log.warning("event=login_failed client=%s", key)
-    return False, 0
+    return None, 0
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -170,8 +179,8 @@ def login() -> BaseResponse | str | tuple[str, int]:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next_url=next_url, error=None)
-    ok, wait = _attempt_login(request.form.get("password", ""))
-    if ok:
+    role, wait = _attempt_login(request.form.get("password", ""))
+    if role is not None:
         return redirect(next_url)
     if wait:
         error = f"Too many failed attempts. Try again in {wait} seconds."
@@ -195,18 +204,33 @@ def _setup_error(form: dict[str, str]) -> str | None:
     return None
 
 
+def served_fingerprint() -> str | None:
+    """SHA-256 of the certificate this box serves (None without TLS or before it exists)."""
+    from edge_app.appliance.tls import TlsFiles, fingerprint
+
+    settings = web_state().settings
+    files = TlsFiles.of(settings)
+    if settings.tls != "auto" or files.source() is None:
+        return None
+    return fingerprint(files.cert)
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 def setup() -> BaseResponse | str | tuple[str, int]:
     """First run: setup token + new admin password. Gone once a password exists."""
     state = web_state()
     if state.passwords.is_set():
         return redirect(url_for("auth.login"))
+    fingerprint = served_fingerprint()
     if request.method == "GET":
-        return render_template("setup.html", error=None)
+        return render_template("setup.html", error=None, fingerprint=fingerprint)
     form = {k: request.form.get(k, "") for k in ("token", "password", "confirm")}
     error = _setup_error(form)
     if error:  # keep the typed token: it is long, and retyping it is the usual slip
-        return render_template("setup.html", error=error, token=form["token"]), 400
+        page = render_template(
+            "setup.html", error=error, token=form["token"], fingerprint=fingerprint
+        )
+        return page, 400
     state.passwords.set_password(form["password"])
     _start_admin_session()
     log.info("event=admin_password_set client=%s", _client_key())
@@ -215,8 +239,8 @@ def setup() -> BaseResponse | str | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    """End the admin session (POST + CSRF, so a link cannot log someone out)."""
-    session.clear()
+    """End the session, server side too (POST + CSRF, so a link cannot log someone out)."""
+    sessions.end_current()
     return redirect(url_for("auth.login"))
 
 
@@ -233,9 +257,9 @@ def api_login() -> Response:
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(password, str):
         return json_error('body must be {"password": "..."}', 400)
-    ok, wait = _attempt_login(password)
-    if ok:
-        return jsonify(role=ROLE_ADMIN, csrf_token=csrf_token())
+    role, wait = _attempt_login(password)
+    if role is not None:
+        return jsonify(role=role, csrf_token=csrf_token())
     if wait:
         response = json_error(f"too many failed attempts; retry in {wait} s", 429)
         response.headers["Retry-After"] = str(wait)

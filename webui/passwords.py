@@ -11,7 +11,8 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webui.security import csrf_matches, write_private
+from edge_app.private_files import write_private
+from webui.security import csrf_matches
 
 __all__ = ["MIN_PASSWORD_LENGTH", "PasswordStore"]
 
@@ -19,11 +20,13 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class PasswordStore:
-    """The admin password hash (and, before it exists, the setup token) on disk, 0600."""
+    """A password hash (the admin's, and before it exists the setup token; or the optional
+    guest password: ``PasswordStore(data_dir, "guest")``) on disk, 0600."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.hash_path = Path(data_dir) / "admin_password"
-        self.token_path = Path(data_dir) / "setup_token"
+    def __init__(self, data_dir: Path, role: str = "admin") -> None:
+        self.data_dir = Path(data_dir)
+        self.hash_path = self.data_dir / f"{role}_password"
+        self.token_path = self.data_dir / ("setup_token" if role == "admin" else f"{role}_token")
 
     def is_set(self) -> bool:
         """True once an admin password was chosen."""
@@ -51,9 +54,21 @@ class PasswordStore:
             token = self.token_path.read_text(encoding="utf-8").strip()
             if token:
                 return token
+        return self._new_token()
+
+    def _new_token(self) -> str:
         token = secrets.token_urlsafe(12)
         write_private(self.token_path, token.encode())
         return token
+
+    def remove(self) -> None:
+        """Forget the password (the guest password: guests then need guest access on)."""
+        self.hash_path.unlink(missing_ok=True)
+
+    def reset(self) -> str:
+        """Forget the password and issue a fresh setup token (owner with root access)."""
+        self.hash_path.unlink(missing_ok=True)
+        return self._new_token()
 
     def check_setup_token(self, given: str) -> bool:
         """Constant-time comparison against the current token."""

@@ -3,7 +3,9 @@
 Why: a POST result cannot be reloaded, bookmarked or shared on the LAN. The upload is
 re-encoded as a JPEG (already validated and EXIF-rotated by `webui.security`), named by
 the hash of its pixels' JPEG bytes (the same image gives the same token), and kept in
-``data_dir/query-images`` for ``TOKEN_TTL_S``; older ones are deleted on the next upload.
+``data_dir/query-images`` for ``TOKEN_TTL_S``; older ones are deleted on the next upload,
+and the folder is capped by count and bytes (settings ``query_images_max_*``: any signed-in
+client can upload, so the disk must not depend on their restraint).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ def _dir(data_dir: Path) -> Path:
     return data_dir / "query-images"
 
 
-def save(data_dir: Path, image: Image.Image) -> str:
-    """Store a validated upload; returns its token (20 hex chars)."""
+def save(data_dir: Path, image: Image.Image, max_count: int, max_bytes: int) -> str:
+    """Store a validated upload; returns its token (20 hex chars). At most `max_count`
+    images and `max_bytes` stay: the oldest go first (never the one just saved)."""
     small = image.convert("RGB")
     small.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
@@ -42,6 +45,7 @@ def save(data_dir: Path, image: Image.Image) -> str:
     tmp = folder / f".{token}.tmp"
     tmp.write_bytes(data)
     tmp.replace(target)  # atomic: a reader never sees half a file
+    _cap(folder, target, max_count, max_bytes)
     return token
 
 
@@ -51,6 +55,24 @@ def _expire(folder: Path) -> None:
     for old in folder.glob("*.jpg"):
         if old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
+
+
+def _cap(folder: Path, keep: Path, max_count: int, max_bytes: int) -> None:
+    """Delete the oldest query images until both caps hold."""
+    kept = []
+    for item in folder.glob("*.jpg"):
+        try:
+            kept.append((item.stat().st_mtime_ns, item.stat().st_size, item))
+        except FileNotFoundError:  # a concurrent upload already expired it
+            continue
+    kept.sort()
+    count, total = len(kept), sum(size for _t, size, _p in kept)
+    for _mtime, size, item in kept:
+        if count <= max_count and total <= max_bytes:
+            return
+        if item != keep:
+            item.unlink(missing_ok=True)
+            count, total = count - 1, total - size
 
 
 def path(data_dir: Path, token: str) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import os
 import secrets
 import threading
 import time
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from edge_app.private_files import write_private
 
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -42,21 +43,6 @@ ALLOWED_UPLOAD_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF",
 
 class UploadError(ValueError):
     """An uploaded file is not an acceptable image; the message is shown to the user."""
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` atomically with 0600 permissions: secrets must never be world-readable,
-    not even for the instant between create and chmod."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:

@@ -16,6 +16,7 @@ from webui.security import LoginRateLimiter
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
+    from edge_app.library.store import Library
     from edge_app.settings import Settings
     from webui.passwords import PasswordStore
 
@@ -44,6 +45,7 @@ class ContextProvider:
     def __init__(self, settings: Settings, context: AppContext | None) -> None:
         self._settings = settings
         self._context = context
+        self._own_library: Library | None = None
         self._lock = threading.Lock()
 
     @property
@@ -61,6 +63,24 @@ class ContextProvider:
                     self._context = AppContext.open(self._settings)
         return self._context
 
+    def reader(self) -> Library:
+        """A read connection for per-request lookups (sessions): the context's reader, so
+        a request never waits for the indexer's writer lock; else `library()`."""
+        return self._context.reader if self._context is not None else self.library()
+
+    def library(self) -> Library:
+        """The library writer for the web's own rows (sessions): the context's when it is
+        open (the daemon always injects one), else a connection of its own, opened on
+        first use, so the login page still needs no engine bundle."""
+        if self._context is not None:
+            return self._context.library
+        with self._lock:
+            if self._own_library is None:
+                from edge_app.library.store import Library
+
+                self._own_library = Library(self._settings.db_path)
+            return self._own_library
+
 
 @dataclass
 class WebState:
@@ -69,6 +89,7 @@ class WebState:
     settings: Settings
     passwords: PasswordStore
     contexts: ContextProvider
+    guest_password: PasswordStore | None = None  # optional: guests log in with it
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     jobs: JobSubmitter | None = None
 

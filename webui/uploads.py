@@ -17,9 +17,11 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.datastructures import FileStorage
 
 from edge_app.errors import QueryError
+from edge_app.ingest.disk import check_free_space
 from edge_app.ingest.upload import UploadLedger, UploadOutcome, UploadSaver
 from webui import services
-from webui.auth import admin_only, json_error
+from webui.auth import ROLE_ADMIN, admin_only, json_error
+from webui.sessions import charge_upload
 from webui.state import WebState, web_state
 
 log = logging.getLogger(__name__)
@@ -29,16 +31,16 @@ bp = Blueprint("uploads", __name__)
 FIELD = "files"
 _LEDGER_KEY = "edge_uploads"
 _FORM_OVERHEAD = 1 << 20
-_WAITRESS_MAX = 1 << 30
+_REQUEST_MAX = 1 << 30
 MAX_FILES_PER_REQUEST = 500
 
 
 def request_limit(state: WebState) -> int:
     """Bytes one upload request may carry: many photos in the no-JS form, but never more
-    than waitress accepts (its ``max_request_body_size``, 1 GiB by default)."""
+    than 1 GiB."""
     photo = state.settings.max_photo_upload_bytes + _FORM_OVERHEAD
     return max(
-        photo, min(20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD, _WAITRESS_MAX)
+        photo, min(20 * state.settings.max_photo_upload_bytes + _FORM_OVERHEAD, _REQUEST_MAX)
     )
 
 
@@ -76,6 +78,9 @@ def index_soon(state: WebState) -> dict[str, Any] | None:
 
 def save_files(state: WebState, files: Iterable[FileStorage]) -> list[UploadOutcome]:
     """Save every uploaded file; the per-file outcome says saved / duplicate / error."""
+    incoming = request.content_length or 0
+    check_free_space(state.settings.library_dir, state.settings.min_free_disk_bytes, incoming)
+    charge_upload(incoming, ROLE_ADMIN)
     ctx = state.context
     saver = UploadSaver(state.settings, lambda sha: services.content_known(ctx, sha), _ledger())
     limit = state.settings.max_photo_upload_bytes

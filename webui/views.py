@@ -9,8 +9,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
 from webui import gallery, gallery_pages, imports, query_images, services, trash
+from webui.account import session_rows
 from webui.api import uploaded_images
-from webui.auth import admin_only
+from webui.auth import ROLE_ADMIN, admin_only, current_role
 from webui.security import UploadError
 from webui.state import web_state
 
@@ -35,7 +36,13 @@ def search_image() -> BaseResponse | tuple[str, int]:
         listing = gallery.Listing.from_args(request.form)
     except (QueryError, UploadError) as exc:
         return gallery_pages.home(gallery.Listing(), error=str(exc)), 400
-    token = query_images.save(web_state().settings.data_dir, upload.image)
+    settings = web_state().settings
+    token = query_images.save(
+        settings.data_dir,
+        upload.image,
+        settings.query_images_max_count,
+        settings.query_images_max_bytes,
+    )
     args = {**listing.to_args(), "qimg": token}
     args.pop("q", None)
     return redirect(url_for("views.search", **args), code=303)
@@ -63,7 +70,10 @@ def duplicates() -> str | tuple[str, int]:
 @bp.get("/library")
 def library() -> str:
     """Status page; `app.js` keeps it live by polling /api/status."""
-    return render_template("library.html", status=services.status_for_page(web_state()))
+    rows = session_rows() if current_role() == ROLE_ADMIN else []
+    return render_template(
+        "library.html", status=services.status_for_page(web_state()), web_sessions=rows
+    )
 
 
 @bp.post("/library/reindex")

@@ -4,7 +4,7 @@ Why one process: the appliance has a few GB of RAM and one model; the web app an
 indexer share the loaded encoder, the SQLite library and the FAISS index through one
 `AppContext`. Layout:
 
-* main thread: waitress (production WSGI server) serving `webui.create_app`;
+* main thread: the HTTPS web server (`edge_app.appliance.web_server`) serving `webui.create_app`;
 * ``edge-jobs`` thread: a small FIFO of jobs (re-index requests, later USB imports), run
   one at a time, so two indexing runs never fight over the writer connection;
 * ``edge-watch`` thread (`edge_app.watch`): follows the photo roots and only *submits*
@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from itertools import count
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+
+from edge_app.appliance.web_server import create_server
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -264,7 +266,7 @@ def release_idle_image_tower(ctx: AppContext) -> bool:
 
 
 class _ShutdownRequested(SystemExit):
-    """Raised by the signal handler; waitress' run loop stops on SystemExit."""
+    """Raised by the signal handler; the server's run loop stops on SystemExit."""
 
 
 def _install_signal_handlers(requested: threading.Event) -> None:
@@ -302,30 +304,6 @@ def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None
         log.error("event=worker_did_not_stop timeout_s=%s", _STOP_GRACE_S)
     ctx.close()
     log.info("event=stopped")
-
-
-#: Request line + headers: a few KiB for URLs and cookies; beyond this waitress answers
-#: 431 (a status, not a dropped connection). Set explicitly, not left to waitress' default.
-MAX_REQUEST_HEADER_BYTES = 16 * 1024
-_BODY_SLACK_BYTES = 64 * 1024  # multipart framing around an upload of max_upload_bytes
-
-
-def create_server(app: Any, settings: Settings, threads: int = 16, port: int | None = None) -> Any:
-    """The waitress server of `serve` (tests: ``port=0``), with its limits made explicit.
-
-    16 threads: a thread waiting for the encoder costs little, and concurrent searches must
-    reach the towers' batchers together to be coalesced (engines/batching.py)."""
-    import waitress
-
-    return waitress.create_server(
-        app,
-        host=settings.host,
-        port=settings.port if port is None else port,
-        threads=threads,
-        max_request_header_size=MAX_REQUEST_HEADER_BYTES,
-        max_request_body_size=settings.max_upload_bytes + _BODY_SLACK_BYTES,
-        ident="edge-search",
-    )
 
 
 def serve(
@@ -370,7 +348,11 @@ def serve(
         daemon=True,
     ).start()
     _log_setup_token(settings)
-    log.info("event=listening url=http://%s:%s/", settings.host, server.effective_port)
+    log.info(
+        "event=listening url=%s/ http_redirect_port=%s",
+        server.url(settings.host),
+        server.redirect_port,
+    )
     if on_ready is not None:
         on_ready(server.effective_port)
     notifier.notify("READY=1")
@@ -379,7 +361,7 @@ def serve(
         if not requested.is_set():
             server.run()
     except _ShutdownRequested:
-        pass  # the signal arrived outside waitress' own loop; shut down the same way
+        pass  # the signal arrived outside the server's own loop; shut down the same way
     finally:
         notifier.notify("STOPPING=1")
         done.set()

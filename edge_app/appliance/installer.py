@@ -35,7 +35,8 @@ DEFAULT_CONFIG = """\
 data_dir = "/var/lib/edge-search"
 # "auto": import every USB stick that is plugged in; "ask": wait for a yes in the web UI.
 import_mode = "auto"
-port = 8080
+# HTTPS with the box's own certificate (docs/SECURITY.md); plain HTTP on 8080 redirects.
+port = 8443
 """
 
 Runner = Callable[[Sequence[str]], None]

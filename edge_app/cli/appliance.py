@@ -8,7 +8,6 @@ Heavy modules are imported inside each ``run`` function so ``--help`` stays inst
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ Say = Callable[[str], None]
 
 def serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to listen on (default from settings: 0.0.0.0)")
-    p.add_argument("--port", type=int, help="port to listen on (default from settings: 8080)")
+    p.add_argument("--port", type=int, help="port to listen on (default from settings: 8443)")
 
 
 def with_listen_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -71,10 +70,13 @@ def announce_web_ui(
     from webui.passwords import PasswordStore
 
     port = port or settings.port
+    scheme = "http" if settings.tls == "off" else "https"
     local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    say(f"\nweb UI: http://{local}:{port}/")
+    say(f"\nweb UI: {scheme}://{local}:{port}/")
     if settings.host in ("0.0.0.0", "::"):
-        say(f"        http://{_lan_address()}:{port}/  (from other machines on the LAN)")
+        say(f"        {scheme}://{_lan_address()}:{port}/  (from other machines on the LAN)")
+    for line in tls_lines(settings):
+        say(line)
     token = PasswordStore(settings.data_dir).setup_token()
     if token is None:
         say("log in with the admin password chosen on the first run")
@@ -91,13 +93,28 @@ def announce_web_ui(
 
 
 def _lan_address() -> str:
-    """The address other machines reach us on (no packet is sent: UDP connect only)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only, nothing is sent
-            return str(s.getsockname()[0])
-        except OSError:
-            return "<this-machine's-address>"
+    from edge_app.appliance.tls import lan_address
+
+    return lan_address() or "<this-machine's-address>"
+
+
+def tls_lines(settings: Settings) -> list[str]:
+    """How a first visitor checks they reached this box (banner and `edge-app status`)."""
+    from edge_app.appliance.tls import TlsFiles, fingerprint
+
+    if settings.tls != "auto":
+        return [f"TLS:    {settings.tls} (plain HTTP here; see docs/SECURITY.md)"]
+    files = TlsFiles.of(settings)
+    source = files.source()
+    if source is None:
+        return ["TLS:    no certificate yet (made on the first start of the daemon)"]
+    lines = [f"TLS:    certificate SHA-256 {fingerprint(files.cert)}"]
+    if source == "generated":
+        lines.append(f"        issued by this box's own CA: {files.ca} (trust it once, or check")
+        lines.append("        that the browser shows the same fingerprint on the first visit)")
+    else:
+        lines.append("        the owner's certificate (edge-app tls install)")
+    return lines
 
 
 def import_args(p: argparse.ArgumentParser) -> None:

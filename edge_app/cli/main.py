@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_app.cli import account as account_cli
 from edge_app.cli import appliance as appl
 from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import ocr as ocr_cli
@@ -44,6 +45,7 @@ from edge_app.cli.exits import (
     EXIT_USAGE,
     stop_on_signals,
 )
+from edge_app.cli import tls as tls_cli
 from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
 from edge_app.cli.status import status_args, status_command
 from edge_app.errors import (
@@ -366,6 +368,21 @@ SUBCOMMANDS: list[Subcommand] = [
         "install the systemd units, udev rule, user and directories",
         appl.install_args,
         lambda a, s: appl.install(a, s, _out),
+    ),
+    Subcommand(
+        "tls", "the HTTPS certificate: show, install your own", tls_cli.tls_args, tls_cli.tls
+    ),
+    Subcommand(
+        "passwd",
+        "set a new admin password and sign out every web session",
+        account_cli.passwd_args,
+        account_cli.passwd,
+    ),
+    Subcommand(
+        "reset-password",
+        "forgot it? forget the admin password, sign everyone out, new setup token",
+        account_cli.reset_args,
+        account_cli.reset_password,
     ),
     Subcommand(
         "uninstall",

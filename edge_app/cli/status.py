@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from edge_app.cli.appliance import tls_lines
 from edge_app.cli.enrich import ocr_library_sentence
 from edge_app.cli.exits import EXIT_OK
 from edge_app.settings import Settings
@@ -42,6 +43,8 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     print("text     " + ocr_library_sentence(data.get("ocr") or {}))
     for item in data["errors"]:
         print(f"  not indexed: {item['path']}: {item['reason']}")
+    for line in tls_lines(settings):
+        print(line)
     return EXIT_OK
 
 

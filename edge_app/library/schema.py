@@ -232,6 +232,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_label_sets_and_tags,
     upgrades.v6_trash_and_places,
     upgrades.v7_ocr_folded_text,
+    upgrades.v8_web_sessions,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

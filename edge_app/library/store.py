@@ -50,6 +50,7 @@ from edge_app.library.records import (
     utc_now,
 )
 from edge_app.library.roots import RootLog
+from edge_app.library.sessions import SessionLog
 from edge_app.library.tags import TAGGED_PHOTOS_SQL, TagStore
 from edge_app.library.trash_rows import VISIBLE_SQL, TrashRows
 
@@ -91,7 +92,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows, SessionLog):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);

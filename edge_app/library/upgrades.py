@@ -63,3 +63,20 @@ def v7_ocr_folded_text(conn: sqlite3.Connection) -> None:
         "UPDATE ocr_lines SET folded = ? WHERE id = ?", [(fold(r[1]), r[0]) for r in rows]
     )
     conn.execute("INSERT INTO ocr_fts(ocr_fts) VALUES ('rebuild')")
+
+
+def v8_web_sessions(conn: sqlite3.Connection) -> None:
+    """Server-side web sessions (revocable logins) with their daily upload volume."""
+    conn.execute(
+        """CREATE TABLE web_sessions (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'guest')),
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            user_agent TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            upload_day TEXT,
+            upload_bytes INTEGER NOT NULL DEFAULT 0
+        )"""
+    )

@@ -32,6 +32,7 @@ from typing import BinaryIO
 
 from edge_app.errors import EdgeError, ImportSessionError, LibraryError
 from edge_app.indexing.scanner import ScannedFile, scan
+from edge_app.ingest.disk import DiskSpaceError, check_free_space
 from edge_app.library.store import ImportFile, Library
 from edge_app.library.store import ImportSession as SessionRow
 from edge_app.settings import Settings
@@ -247,6 +248,7 @@ class ImportSession:
         for item in files:
             self._check_stop()
             if item.rel_path not in done:
+                self._check_room(item.size)
                 self._library.record_import_file(self._import_one(root, item))
                 self._set(self._library.get_import(session_id), "copying")
 
@@ -316,6 +318,13 @@ class ImportSession:
         return where
 
     # --------------------------------------------------------------- plumbing
+    def _check_room(self, incoming: int) -> None:
+        """Pause (session "interrupted", resumable) before the disk-free floor is crossed."""
+        try:
+            check_free_space(self.dest_dir, self._settings.min_free_disk_bytes, incoming)
+        except DiskSpaceError as exc:
+            raise _Interrupted(str(exc).replace("try again", "plug the stick in again")) from exc
+
     def _check_stop(self) -> None:
         if self._stop.is_set():
             raise _Interrupted(self._stop_reason)

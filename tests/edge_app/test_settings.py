@@ -17,7 +17,8 @@ def test_defaults_derive_paths_from_data_dir(tmp_path: Path) -> None:
     assert s.db_path == tmp_path / "library.db"
     assert s.index_dir == tmp_path / "index"
     assert s.imports_dir == tmp_path / "library" / "imports"
-    assert (s.host, s.port, s.batch_size, s.import_mode) == ("0.0.0.0", 8080, 32, "ask")
+    assert (s.host, s.port, s.batch_size, s.import_mode) == ("0.0.0.0", 8443, 32, "ask")
+    assert (s.tls, s.http_redirect_port) == ("auto", 8080)  # HTTPS unless asked otherwise
     assert s.guest_access is False
     assert s.max_upload_bytes == 20 * 1024 * 1024
 
@@ -63,6 +64,11 @@ def test_edge_config_env_names_the_file(tmp_path: Path) -> None:
         ({"EDGE_MAX_BATCH": "0"}, "max_batch must be >= 1"),
         ({"EDGE_MAX_QUEUE_DELAY_US": "-5"}, "max_queue_delay_us"),
         ({"EDGE_TOWER_QUEUE_SIZE": "many"}, "EDGE_TOWER_QUEUE_SIZE"),
+        ({"EDGE_TLS": "maybe"}, "tls must be one of"),
+        ({"EDGE_HTTP_REDIRECT_PORT": "-1"}, "http_redirect_port"),
+        ({"EDGE_QUERY_IMAGES_MAX_COUNT": "0"}, "query_images_max_count"),
+        ({"EDGE_UPLOAD_DAILY_BYTES": "0"}, "upload_daily_bytes"),
+        ({"EDGE_MIN_FREE_DISK_BYTES": "-5"}, "min_free_disk_bytes"),
     ],
 )
 def test_bad_env_values_name_the_key(env: dict[str, str], needle: str) -> None:

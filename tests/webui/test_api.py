@@ -277,3 +277,29 @@ def test_search_while_indexing(tmp_path: Path, toy_bundle: Path, shapes_photos: 
     assert all(r.status_code == 200 for r in during)
     assert status["progress"]["state"] == "indexing"
     assert status["progress"]["done"] < len(shapes_photos)
+
+
+def test_the_library_page_lists_sessions_and_ends_them(app: Flask) -> None:
+    """Two logins: both rows on the Library page (one marked as this browser); "End" on
+    the other one refuses its cookie at once; "Log out" on our own row logs us out."""
+    import re
+
+    mine, other = app.test_client(), app.test_client()
+    token = login(mine)
+    login(other)
+    mine.environ_base["HTTP_USER_AGENT"] = "pytest-browser"
+    page = mine.get("/library").get_data(as_text=True)
+    rows = re.findall(r'<tr data-session-id="(\d+)">(.*?)</tr>', page, re.S)
+    assert len(rows) >= 2
+    own = [sid for sid, html in rows if "(this browser)" in html]
+    assert len(own) == 1
+    victim = max(int(sid) for sid, _ in rows if sid != own[0])
+    reply = mine.post(f"/sessions/{victim}/end", data={"csrf_token": token})
+    assert reply.status_code == 302
+    assert other.get("/api/session").get_json()["role"] is None
+    assert mine.get("/api/session").get_json()["role"] == "admin"
+    guest = app.test_client()
+    assert guest.get("/library").status_code == 302  # not logged in: no list, login page
+    reply = mine.post(f"/sessions/{own[0]}/end", data={"csrf_token": token})
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/login")
+    assert mine.get("/api/session").get_json()["role"] is None

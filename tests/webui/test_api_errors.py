@@ -1,12 +1,12 @@
 """Regression tests for the API's rough edges (issue 16): every bad input is a 4xx with the
 JSON error shape, never a 500 or a dropped connection. The real app over a real library;
-the request-size cases go through the real waitress server of `edge-app serve`."""
+the request-size cases go through the real HTTPS server of `edge-app serve`."""
 
 from __future__ import annotations
 
 import io
 import socket
-import threading
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from edge_app.appliance.daemon import MAX_REQUEST_HEADER_BYTES, create_server
+from edge_app.appliance.web_server import MAX_REQUEST_HEADER_BYTES
 from tests.webui.conftest import PASSWORD, indexed_context, login, real_settings
+from tests.webui.live_server import LiveServer, live_server
 from webui.app import create_app
 from webui.state import web_state
 
@@ -102,40 +103,44 @@ def test_an_overlong_query_is_a_400(client: FlaskClient) -> None:
 
 
 @pytest.fixture()
-def server(app: Flask, context: Any) -> Iterator[str]:
-    """The real waitress server of `edge-app serve` in a thread, on loopback."""
-    srv = create_server(app, context.settings, threads=2, port=0)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+def server(app: Flask, context: Any) -> Iterator[LiveServer]:
+    """The real HTTPS server of `edge-app serve` in a thread, on loopback."""
+    with live_server(app, context.settings) as srv:
+        yield srv
 
 
-def _admin(base: str) -> requests.Session:
-    session = requests.Session()
-    reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=30)
+def _admin(server: LiveServer) -> requests.Session:
+    session = server.session()
+    reply = session.post(f"{server.base_url}/api/login", json={"password": PASSWORD}, timeout=30)
     assert reply.status_code == 200, reply.text
     return session
 
 
-def test_an_8000_character_search_url_gets_a_status(server: str) -> None:
-    response = _admin(server).get(f"{server}/api/search", params={"q": "x" * 8000}, timeout=30)
+def test_an_8000_character_search_url_gets_a_status(server: LiveServer) -> None:
+    url = f"{server.base_url}/api/search"
+    response = _admin(server).get(url, params={"q": "x" * 8000}, timeout=30)
     assert response.status_code == 400
     assert "limit is 1000" in response.json()["error"]
 
 
-def test_a_request_line_over_the_header_limit_gets_431(server: str) -> None:
-    """Beyond waitress' explicit header limit: a status line, not a closed connection."""
-    host, port = server.removeprefix("http://").split(":")
+def test_a_request_line_over_the_header_limit_gets_a_status(server: LiveServer) -> None:
+    """Beyond the server's explicit header limit: a status line (414 URI Too Long, RFC 9110
+    15.5.15), not a closed connection; over TLS, verified against the box's CA."""
+    host, port = server.base_url.removeprefix("https://").split(":")
     target = "/api/search?q=" + "x" * (MAX_REQUEST_HEADER_BYTES + 10)
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    with (
+        socket.create_connection((host, int(port)), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname=host) as sock,
+    ):
         sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         reply = sock.recv(4096).decode(errors="replace")
-    assert reply.split(" ", 2)[1] == "431", reply[:200]
+    assert reply.split(" ", 2)[1] == "414", reply[:200]
 
 
-def test_a_normal_long_query_still_works(server: str) -> None:
-    response = _admin(server).get(f"{server}/api/search", params={"q": "x " * 400}, timeout=30)
+def test_a_normal_long_query_still_works(server: LiveServer) -> None:
+    url = f"{server.base_url}/api/search"
+    response = _admin(server).get(url, params={"q": "x " * 400}, timeout=30)
     assert response.status_code == 200, response.text
 
 

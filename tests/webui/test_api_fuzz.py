@@ -1,6 +1,7 @@
 """Property-based fuzzing of the JSON API with Schemathesis, generated from the OpenAPI
-description, against the real server: waitress (configured by the daemon's own
-`create_server`) on loopback over a real library indexed by the tiny bundle.
+description, against the real server of the daemon (`create_server`: cheroot, HTTPS with
+the box's own certificate, verified against its CA) on loopback over a real library indexed
+by the tiny bundle.
 
 As admin (session cookie + CSRF header), guest (guest access on) and anonymous: no 5xx for
 any generated input, every response conforms to the description, and auth holds (no 2xx on
@@ -26,8 +27,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from edge_app.appliance.daemon import JobQueue, create_server
+from edge_app.appliance.daemon import JobQueue
 from tests.webui.conftest import PASSWORD, indexed_context, real_settings
+from tests.webui.live_server import LiveServer, live_server
 from webui.api_spec import openapi_spec
 from webui.app import create_app
 from webui.state import attach_jobs, web_state
@@ -61,7 +63,7 @@ FUZZ = settings(
 
 @dataclass(frozen=True)
 class Server:
-    """One running waitress server and a requests session in the role under test."""
+    """One running HTTPS server and a requests session (trusting its CA) in the role under test."""
 
     base_url: str
     session: requests.Session
@@ -86,8 +88,8 @@ def context(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> Iter
         yield ctx
 
 
-def _serve(ctx: Any, guest_access: bool) -> Iterator[str]:
-    """The real app on a real waitress server in a thread; yields its base URL."""
+def _serve(ctx: Any, guest_access: bool) -> Iterator[LiveServer]:
+    """The real app on the daemon's real HTTPS server in a thread; yields it."""
     app = create_app(replace(ctx.settings, guest_access=guest_access), ctx)
     if not web_state(app).passwords.is_set():
         web_state(app).passwords.set_password(PASSWORD)
@@ -96,48 +98,45 @@ def _serve(ctx: Any, guest_access: bool) -> Iterator[str]:
     attach_jobs(app, jobs)
     worker = threading.Thread(target=jobs.run_worker, daemon=True)
     worker.start()
-    server = create_server(app, ctx.settings, threads=2, port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with live_server(app, ctx.settings) as server:
+        yield server
     jobs.close()
     stop.set()
     worker.join(timeout=60)
 
 
 @pytest.fixture(scope="module")
-def private_server(context: Any) -> Iterator[str]:
+def private_server(context: Any) -> Iterator[LiveServer]:
     yield from _serve(context, guest_access=False)
 
 
 @pytest.fixture(scope="module")
-def guest_server(context: Any) -> Iterator[str]:
+def guest_server(context: Any) -> Iterator[LiveServer]:
     yield from _serve(context, guest_access=True)
 
 
 @pytest.fixture(scope="module")
-def admin(private_server: str) -> Server:
+def admin(private_server: LiveServer) -> Server:
     """Logged in before any fuzzing, so the login rate limit cannot lock the admin out."""
-    session = requests.Session()
-    reply = session.post(f"{private_server}/api/login", json={"password": PASSWORD}, timeout=30)
+    session, base = private_server.session(), private_server.base_url
+    reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=30)
     assert reply.status_code == 200, reply.text
     session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
-    return Server(private_server, session)
+    return Server(base, session)
 
 
 @pytest.fixture(scope="module")
-def guest(guest_server: str) -> Server:
+def guest(guest_server: LiveServer) -> Server:
     """Guest access on: no login; the CSRF token of the guest's own session for POSTs."""
-    session = requests.Session()
-    token = session.get(f"{guest_server}/api/session", timeout=30).json()["csrf_token"]
+    session, base = guest_server.session(), guest_server.base_url
+    token = session.get(f"{base}/api/session", timeout=30).json()["csrf_token"]
     session.headers["X-CSRF-Token"] = token
-    return Server(guest_server, session)
+    return Server(base, session)
 
 
 @pytest.fixture(scope="module")
-def anonymous(admin: Server) -> Server:
-    return Server(admin.base_url, requests.Session())
+def anonymous(admin: Server, private_server: LiveServer) -> Server:
+    return Server(admin.base_url, private_server.session())
 
 
 #: "Schema-valid data must get a 2xx" cannot hold here: JSON Schema cannot say "these
@@ -149,7 +148,10 @@ def _call(case: Any, server: Server) -> requests.Response:
     """Send the case and run Schemathesis' checks (no 5xx, status, content type, schema,
     invalid data rejected, Allow on 405...)."""
     response = case.call_and_validate(
-        base_url=server.base_url, session=server.session, excluded_checks=EXCLUDED
+        base_url=server.base_url,
+        session=server.session,
+        excluded_checks=EXCLUDED,
+        verify=server.session.verify,  # the box's CA (Schemathesis would pass True)
     )
     assert response.status_code < 500, response.text
     return response

@@ -149,7 +149,7 @@ def test_session_cookie_flags(web_app: Flask) -> None:
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
-    assert "Secure" not in cookie
+    assert "Secure" in cookie  # HTTPS is the default (tls = "auto"); test_https: "off"
 
 
 def test_security_headers_everywhere(web_app: Flask) -> None:

@@ -22,7 +22,7 @@ from tests.webui.conftest import (
     copy_photos,
     indexed_photos,
 )
-from tests.webui.daemon_process import running_daemon
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting, running_daemon
 
 Shapes = list[tuple[Path, Any]]
 QUERY = "红色的圆形"  # "a red circle"
@@ -100,15 +100,16 @@ def test_chinese_query_in_chromium(
 
     if not e2e.CHROMIUM.is_file():
         pytest.skip("needs /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     data = tmp_path / "data"
     copy_photos(shapes_photos, data / "library")
     log = tmp_path / "daemon.log"
     with running_daemon(data, bilingual_bundle, log) as (base, _proc):
         red = _red_circles(shapes_photos)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS)
+        with playwright_trusting(data) as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(e2e.CHROMIUM),
+                args=[*e2e.CHROMIUM_ARGS, *browser_tls_args(data)],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/")
             page.fill("input[name=token]", (data / "setup_token").read_text().strip())

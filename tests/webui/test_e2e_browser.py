@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import START_TIMEOUT_S, free_port, running_daemon
+from tests.webui.daemon_process import (
+    START_TIMEOUT_S,
+    browser_tls_args,
+    playwright_trusting,
+    running_daemon,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,9 +45,6 @@ pytestmark = [
         not CHROMIUM.is_file(), reason="needs /usr/bin/chromium (apt-get install chromium)"
     ),
 ]
-
-
-_free_port = free_port  # test_ocr_browser imports it from here
 
 
 @pytest.fixture()
@@ -94,13 +96,13 @@ def test_search_in_browser(
     shapes_photos: list[tuple[Path, Any]],
     artifacts_dir: Path,
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, data, _proc = daemon
     specs = {path.name: spec for path, spec in shapes_photos}
     token = (data / "setup_token").read_text().strip()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with playwright_trusting(data) as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/")
         assert page.url.endswith("/setup")

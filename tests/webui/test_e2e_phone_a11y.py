@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import REPO, START_TIMEOUT_S, running_daemon
+from tests.webui.daemon_process import (
+    REPO,
+    START_TIMEOUT_S,
+    browser_tls_args,
+    playwright_trusting,
+    running_daemon,
+)
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 
 AXE = REPO / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -74,11 +80,11 @@ def _past_import(data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def browser(served: tuple[str, Path]) -> Iterator[Any]:
+    with playwright_trusting(served[1]) as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(served[1])]
+        )
         yield chromium
         chromium.close()
 
@@ -149,6 +155,7 @@ def _pages(page: Any, base: str) -> dict[str, str]:
         "upload": "/upload",
         "trash": "/trash",
         "trash-empty": "/trash/empty",
+        "account": "/account",
         "login": "/login",
         "not-found": "/photos/999999",
     }

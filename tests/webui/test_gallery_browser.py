@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import running_daemon
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting, running_daemon
 from tests.webui.gallery_fixtures import build_library
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _wait_indexed
 
@@ -43,11 +43,11 @@ def served(
 @pytest.fixture(scope="module")
 def page(served: tuple[str, Path]) -> Iterator[Any]:
     """One logged-in Chromium page for the module (first-run setup done through the UI)."""
-    from playwright.sync_api import sync_playwright
-
     base, data = served
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with playwright_trusting(data) as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
+        )
         pg = browser.new_page(viewport=VIEWPORT)
         pg.goto(f"{base}/")
         pg.fill("input[name=token]", (data / "setup_token").read_text().strip())

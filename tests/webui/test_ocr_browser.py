@@ -1,10 +1,10 @@
 """The photo page's recognised text in headless Chromium: boxes over the photo line up with
 the text, hovering a line highlights its box (and back), the text is selectable, and the
-"text match" badge shows in results. Real app served by waitress, real PP-OCR results."""
+"text match" badge shows in results. Real app served over HTTPS by the daemon's server,
+real PP-OCR results; Chromium trusts the box's key by its pin."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from tests.webui.conftest import PASSWORD
-from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting
+from tests.webui.live_server import live_server
+from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.webui.test_ocr_web import indexed  # noqa: F401  (module fixture reused)
 from webui.app import create_app
 from webui.state import web_state
@@ -25,24 +27,22 @@ pytestmark = [
 
 @pytest.fixture()
 def served(indexed: tuple[Any, Any]) -> Iterator[str]:  # noqa: F811
-    import waitress
-
     settings, ctx = indexed
     app = create_app(settings, ctx)
     if not web_state(app).passwords.is_set():
         web_state(app).passwords.set_password(PASSWORD)
-    server = waitress.create_server(app, host="127.0.0.1", port=_free_port(), threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with live_server(app, settings) as srv:
+        yield srv.base_url
 
 
-def test_hover_highlights_boxes_and_text_is_selectable(served: str, artifacts_dir: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def test_hover_highlights_boxes_and_text_is_selectable(
+    served: str,
+    indexed: tuple[Any, Any],  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    pin = browser_tls_args(indexed[0].data_dir)
+    with playwright_trusting(indexed[0].data_dir) as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *pin])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{served}/login")
         page.fill("input[name=password]", PASSWORD)

@@ -39,10 +39,13 @@ def test_null_gap_is_cached_per_bundle_and_library_size() -> None:
     assert len(calls) == len(relevance.PROBES)
 
 
+NO_CAP = (1000, 10**9)
+
+
 def test_query_image_token_roundtrip_and_errors(tmp_path: Path) -> None:
     img = Image.new("RGB", (2000, 1000), (200, 30, 30))
-    token = query_images.save(tmp_path, img)
-    assert token == query_images.save(tmp_path, img)  # same image, same token
+    token = query_images.save(tmp_path, img, *NO_CAP)
+    assert token == query_images.save(tmp_path, img, *NO_CAP)  # same image, same token
     loaded = query_images.load(tmp_path, token)
     assert max(loaded.size) == query_images.MAX_SIDE
     with pytest.raises(QueryError, match="20 hex"):
@@ -52,9 +55,47 @@ def test_query_image_token_roundtrip_and_errors(tmp_path: Path) -> None:
 
 
 def test_old_query_images_expire_on_the_next_upload(tmp_path: Path) -> None:
-    old = query_images.save(tmp_path, Image.new("RGB", (8, 8), (1, 2, 3)))
+    old = query_images.save(tmp_path, Image.new("RGB", (8, 8), (1, 2, 3)), *NO_CAP)
     stale = time.time() - query_images.TOKEN_TTL_S - 60
     os.utime(query_images.path(tmp_path, old), (stale, stale))
-    query_images.save(tmp_path, Image.new("RGB", (8, 8), (9, 9, 9)))
+    query_images.save(tmp_path, Image.new("RGB", (8, 8), (9, 9, 9)), *NO_CAP)
     with pytest.raises(NotFoundError):
         query_images.path(tmp_path, old)
+
+
+def _noise(seed: int, side: int = 64) -> Image.Image:
+    """A distinct, incompressible image (so each JPEG has a real, different size)."""
+    import numpy as np
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (side, side, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _stored(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "query-images").glob("*.jpg"))
+
+
+def test_query_images_are_capped_by_count_oldest_first(tmp_path: Path) -> None:
+    tokens = []
+    for seed in range(5):
+        tokens.append(query_images.save(tmp_path, _noise(seed), 3, 10**9))
+        path = query_images.path(tmp_path, tokens[-1])
+        age = time.time() - 100 + seed  # a clear age order, well inside the TTL
+        os.utime(path, (age, age))
+    assert len(_stored(tmp_path)) == 3
+    for gone in tokens[:2]:
+        with pytest.raises(NotFoundError):
+            query_images.path(tmp_path, gone)
+    for kept in tokens[2:]:
+        assert query_images.load(tmp_path, kept).size == (64, 64)
+
+
+def test_query_images_are_capped_by_bytes_and_keep_the_new_one(tmp_path: Path) -> None:
+    first = query_images.save(tmp_path, _noise(1, 256), 100, 10**9)
+    one = query_images.path(tmp_path, first).stat().st_size
+    os.utime(query_images.path(tmp_path, first), (time.time() - 100, time.time() - 100))
+    second = query_images.save(tmp_path, _noise(2, 256), 100, int(one * 1.5))
+    assert [p.name for p in _stored(tmp_path)] == [f"{second}.jpg"]
+    # a cap smaller than one image still keeps the image just uploaded (its search works)
+    third = query_images.save(tmp_path, _noise(3, 256), 100, 10)
+    assert [p.name for p in _stored(tmp_path)] == [f"{third}.jpg"]

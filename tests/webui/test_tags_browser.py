@@ -13,6 +13,7 @@ import pytest
 
 from build_engines.shapes import COLORS, SHAPES
 from tests.webui.conftest import PASSWORD
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _wait_indexed, daemon  # noqa: F401
 
 pytestmark = [
@@ -43,13 +44,13 @@ def test_things_without_javascript(
     shapes_photos: list[tuple[Path, Any]],
     artifacts_dir: Path,
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, data, _proc = daemon
     colour = {p.name: s.color for p, s in shapes_photos}
     token = (data / "setup_token").read_text().strip()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with playwright_trusting(data) as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
+        )
         page = browser.new_context(java_script_enabled=False).new_page()
         page.goto(f"{base}/setup")
         page.fill("input[name=token]", token)

@@ -261,3 +261,41 @@ def test_trash_leaves_at_once_and_restore_keeps_id_tags_and_text(
     ctx.library.delete_label_set(set_id)
     ctx.index_library()  # a later re-index neither drops nor duplicates it
     assert _id_of(client, name) == photo_id and _names(client, "a+photo").count(name) == 1
+def _saved_files(settings: Settings) -> list[Path]:
+    return [p for p in _upload_dir(settings) if not p.name.startswith(".")]
+
+
+def test_the_daily_upload_volume_is_capped_per_session(indexed: tuple[Settings, Any]) -> None:
+    settings, ctx = indexed
+    photo = _jpeg(9101)
+    limit = int(len(photo) * 1.5)  # room for one upload of this photo, not two
+    app = _app(replace(settings, upload_daily_bytes=limit), ctx)
+    first, second = app.test_client(), app.test_client()
+    first.environ_base["HTTP_X_CSRF_TOKEN"] = login(first)
+    second.environ_base["HTTP_X_CSRF_TOKEN"] = login(second)
+    assert _post(first, [(photo, "quota_1.jpg")]).status_code == 200
+    before = _saved_files(settings)
+    refused = _post(first, [(_jpeg(9102), "quota_2.jpg")])
+    assert refused.status_code == 429
+    assert "upload_daily_bytes" in refused.get_json()["error"]
+    assert _saved_files(settings) == before  # nothing stored for the refused request
+    image = {"image": (io.BytesIO(photo), "q.jpg")}
+    page = first.post("/search/image", data=image, content_type="multipart/form-data")
+    assert page.status_code == 429 and "daily limit" in page.get_data(as_text=True)
+    assert _post(second, [(_jpeg(9103), "quota_3.jpg")]).status_code == 200  # per session
+
+
+def test_uploads_pause_below_the_disk_floor(indexed: tuple[Settings, Any]) -> None:
+    """A floor above the disk's real free space (statvfs): 507 with the reason, no file."""
+    from edge_app.ingest.disk import free_bytes
+
+    settings, ctx = indexed
+    floor = free_bytes(settings.library_dir) + 10**9
+    app = _app(replace(settings, min_free_disk_bytes=floor), ctx)
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    before = _saved_files(settings)
+    response = _post(client, [(_jpeg(9201), "floor.jpg")])
+    assert response.status_code == 507
+    assert "min_free_disk_bytes" in response.get_json()["error"]
+    assert _saved_files(settings) == before

@@ -196,7 +196,8 @@ def test_serve_on_a_terminal_prints_a_banner(tmp_path: Path, tiny_bundle: Path) 
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=120)
         os.close(leader)
-    assert f"web UI: http://127.0.0.1:{argv[-1]}/" in text
+    assert f"web UI: https://127.0.0.1:{argv[-1]}/" in text
+    assert "TLS:    certificate SHA-256 " in text  # the fingerprint to compare on first visit
     token = (tmp_path / "data" / "setup_token").read_text().strip()
     assert f"setup token {token}" in text
     assert "logs:   warnings on stderr" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -284,8 +285,9 @@ def test_missing_source_is_an_actionable_error(library: Library, settings: Setti
 
 @pytest.fixture
 def tiny_library_disk(tmp_path: Path) -> Iterator[Settings]:
-    """A real 64 KiB tmpfs as the imports folder: a genuinely full library disk."""
-    settings = Settings(data_dir=tmp_path / "data")
+    """A real 64 KiB tmpfs as the imports folder: a genuinely full library disk (no
+    free-space floor, so the copy really hits ENOSPC)."""
+    settings = Settings(data_dir=tmp_path / "data", min_free_disk_bytes=0)
     settings.imports_dir.mkdir(parents=True)
     res = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(settings.imports_dir)],
@@ -303,10 +305,48 @@ def test_full_library_disk_fails_session_with_reason(
     stick = tmp_path / "big"
     stick.mkdir()
     for i in range(3):
-        (stick / f"p{i}.jpg").write_bytes(bytes([i]) * 40_000)
+        (stick / f"p{i}.jpg").write_bytes(bytes([i]) * 10_000)
+
+    def another_writer_fills_the_disk(path: Path) -> None:
+        """After the free-space check passed: someone else takes the room (a real ENOSPC)."""
+        filler = tiny_library_disk.imports_dir / "filler.bin"
+        with contextlib.suppress(OSError), filler.open("ab") as out:
+            out.write(b"\0" * 64 * 1024)
+
+    opener = hook_opener(another_writer_fills_the_disk)
     with Library(tiny_library_disk.db_path) as library:
         with pytest.raises(ImportSessionError, match="No space left on device"):
-            _session(library, tiny_library_disk, stick).run()
+            _session(library, tiny_library_disk, stick, opener=opener).run()
         row = library.list_imports()[0]
     assert row.state == "failed" and "free space" in (row.reason or "")
     _no_partial_files(tiny_library_disk)
+
+
+def test_the_free_space_floor_pauses_an_import_and_loses_nothing(
+    tiny_library_disk: Settings, tmp_path: Path
+) -> None:
+    """64 KiB tmpfs, floor 16 KiB, three 20 KB photos: two fit above the floor, the third
+    would cross it. The import pauses (interrupted, resumable) with the reason; the copies
+    made are complete and verified; with room again the same stick finishes."""
+    from dataclasses import replace
+
+    settings = replace(tiny_library_disk, min_free_disk_bytes=16 * 1024)
+    stick = tmp_path / "three"
+    stick.mkdir()
+    payloads = {f"p{i}.jpg": bytes([i + 1]) * 20_000 for i in range(3)}
+    for name, data in payloads.items():
+        (stick / name).write_bytes(data)
+    with Library(settings.db_path) as library:
+        progress = _session(library, settings, stick).run()
+        assert progress.state == "interrupted"
+        assert "min_free_disk_bytes" in (progress.reason or "")
+        copied = {p.name: p.read_bytes() for p in _library_files(settings)}
+        assert 1 <= len(copied) < 3
+        assert all(payloads[name] == data for name, data in copied.items())
+        _no_partial_files(settings)
+        assert {p.name for p in stick.iterdir()} == set(payloads)  # the stick is untouched
+        roomy = replace(settings, min_free_disk_bytes=0)
+        resumed = _session(library, roomy, stick).run()
+    assert resumed.state == "done"
+    final = {p.name: p.read_bytes() for p in _library_files(settings)}
+    assert final == payloads
