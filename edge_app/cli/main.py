@@ -34,6 +34,7 @@ from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
+from edge_app.cli import tls as tls_cli
 from edge_app.cli.exits import (
     EXIT_BROKEN_PIPE,
     EXIT_CONFIG,
@@ -45,7 +46,6 @@ from edge_app.cli.exits import (
     EXIT_USAGE,
     stop_on_signals,
 )
-from edge_app.cli import tls as tls_cli
 from edge_app.cli.options import check_data_dir, global_options, package_version, silence_stdout
 from edge_app.cli.status import status_args, status_command
 from edge_app.errors import (
