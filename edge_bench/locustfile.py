@@ -10,6 +10,7 @@ are written to EDGE_LOAD_COUNTS when the run stops.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import random
@@ -21,14 +22,21 @@ from locust import HttpUser, constant, events, task
 
 from edge_bench.load_mix import WEIGHTS, Call, fingerprint, same_answer
 
-_SPEC: dict[str, Any] = json.loads(Path(os.environ["EDGE_LOAD_SPEC"]).read_text())
-_CALLS: dict[str, list[Call]] = {}
-for _raw in _SPEC["calls"]:
-    _image = base64.b64decode(_raw.pop("image")) if _raw.get("image") else None
-    _call = Call(**{**_raw, "image": _image})
-    _CALLS.setdefault(_call.kind, []).append(_call)
-_KINDS = [k for k, w in WEIGHTS.items() if w and k in _CALLS]
-_WEIGHTS = [WEIGHTS[k] for k in _KINDS]
+
+@functools.cache
+def _spec() -> dict[str, Any]:
+    """The spec file (read on first use, so importing this module needs no environment)."""
+    spec: dict[str, Any] = json.loads(Path(os.environ["EDGE_LOAD_SPEC"]).read_text())
+    calls: dict[str, list[Call]] = {}
+    for raw in spec["calls"]:
+        image = base64.b64decode(raw["image"]) if raw.get("image") else None
+        call = Call(**{**raw, "image": image})
+        calls.setdefault(call.kind, []).append(call)
+    spec["by_kind"] = calls
+    spec["kinds"] = [k for k, w in WEIGHTS.items() if w and k in calls]
+    return spec
+
+
 COUNTS: Counter[str] = Counter()
 WRONG: list[dict[str, Any]] = []  # the first few wrong answers, for the report
 
@@ -40,18 +48,19 @@ class MixedClient(HttpUser):
 
     def on_start(self) -> None:
         """The bench's logged-in session (logging in is slow on purpose: scrypt)."""
-        self.client.cookies.set("edge_session", _SPEC["cookie"])
-        self.client.headers["X-CSRF-Token"] = _SPEC["csrf"]
+        self.client.cookies.set("edge_session", _spec()["cookie"])
+        self.client.headers["X-CSRF-Token"] = _spec()["csrf"]
 
     @task
     def mixed(self) -> None:
-        if COUNTS["sent"] >= _SPEC["max_requests"]:
+        spec = _spec()
+        if COUNTS["sent"] >= spec["max_requests"]:
             if self.environment.runner is not None:
                 self.environment.runner.quit()
             return
         COUNTS["sent"] += 1
-        kind = random.choices(_KINDS, _WEIGHTS)[0]
-        call = random.choice(_CALLS[kind])
+        kind = random.choices(spec["kinds"], [WEIGHTS[k] for k in spec["kinds"]])[0]
+        call = random.choice(spec["by_kind"][kind])
         files = {"image": ("q.jpg", call.image, "image/jpeg")} if call.image else None
         with self.client.request(
             call.method, call.path, params=call.params, json=call.json, files=files,
@@ -65,12 +74,13 @@ class MixedClient(HttpUser):
             r.failure(f"HTTP {r.status_code}")
             return
         got = fingerprint(call.kind, r.status_code, r.content, _json(r))
-        if same_answer(call.kind, got, _SPEC["refs"][call.name], _SPEC["new_from_id"]):
+        ref = _spec()["refs"][call.name]
+        if same_answer(call.kind, got, ref, _spec()["new_from_id"]):
             r.success()
         else:
             COUNTS[f"wrong:{call.kind}"] += 1
             if len(WRONG) < 3:
-                WRONG.append({"call": call.name, "got": got, "ref": _SPEC["refs"][call.name]})
+                WRONG.append({"call": call.name, "got": got, "ref": ref})
             r.failure("wrong answer: not the single-client reference")
 
 
