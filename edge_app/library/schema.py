@@ -190,12 +190,21 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
+def _v6_pack_imports(conn: sqlite3.Connection) -> None:
+    """Library packs (photos indexed on a cluster): per-shard import progress."""
+    from edge_app.library.pack_log import PACK_SCHEMA
+
+    for statement in PACK_SCHEMA:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
     _v4_ocr_text,
     _v5_label_sets_and_tags,
+    _v6_pack_imports,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
