@@ -1,4 +1,4 @@
-"""`edge-build`: export | verify | train-toy. The only place that prints or exits."""
+"""`edge-build`: export | verify | train-toy | add-ocr | pack. The only place that prints or exits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from build_engines.errors import BuildError
+from build_engines.pack.cli import add_pack_parser, run_pack
 from engines.errors import EngineError
 from engines.manifest import BatchProfile
 
@@ -95,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     ve.add_argument(
         "--calib", type=Path, help="photos for the agreement re-check (default: shapes)"
     )
+    add_pack_parser(sub)
     tr = sub.add_parser("train-toy", help="train the toy-shapes CLIP checkpoint")
     tr.add_argument(
         "--out", type=Path, default=None, help="checkpoint folder (default: the package's)"
@@ -205,7 +207,10 @@ def _train_toy(args: argparse.Namespace) -> int:
 
 
 QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "nncf")
-COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr}
+COMMANDS = {
+    "export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr,
+    "pack": run_pack,
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,6 +60,7 @@ class PackReport:
     added: int = 0
     duplicates: int = 0
     skipped_done: int = 0  # committed by an earlier, interrupted run
+    batches: int = 0
     failed_on_host: int = 0
     stopped: bool = False
     seconds: float = 0.0
@@ -165,7 +166,7 @@ class PackImporter:
             state.rows_done + len(rows), state.added + len(items),
             state.duplicates + len(rows) - len(items),
         )  # fmt: skip
-        number = report.rows // self.batch_rows + 1
+        number = report.batches + 1
         failpoint("pack-mid-batch", number)  # files in place, nothing committed
         with self.library.transaction():
             ids = self.library.record_photos(
@@ -184,6 +185,7 @@ class PackImporter:
             vectors = np.stack([np.asarray(r["embedding"], np.float32) for _, r in items])
             self.store.current().add(np.asarray(ids), vectors)
         report.rows += len(rows)
+        report.batches = number
         report.added += len(items)
         report.duplicates += len(rows) - len(items)
         return state
