@@ -88,7 +88,12 @@ def _check(opts: PackOptions) -> tuple[Manifest, list[dict[str, Any]]]:
     except Exception as exc:
         raise BuildError(f"cannot read the photo folder {opts.photos}: {exc}") from exc
     items = [
-        {"rel_path": f.rel_path, "abs_path": str(f.abs_path), "size": f.size, "mtime_ns": f.mtime_ns}
+        {
+            "rel_path": f.rel_path,
+            "abs_path": str(f.abs_path),
+            "size": f.size,
+            "mtime_ns": f.mtime_ns,
+        }
         for f in found.files
     ]
     if not items:

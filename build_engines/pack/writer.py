@@ -19,7 +19,11 @@ import numpy as np
 from build_engines.errors import BuildError
 from edge_app.indexing.scanner import sha256_file
 from edge_app.packs.format import (
-    PHOTOS_DIR, SHARDS_DIR, PackManifest, ShardEntry, arrow_schema,
+    PHOTOS_DIR,
+    SHARDS_DIR,
+    PackManifest,
+    ShardEntry,
+    arrow_schema,
 )  # fmt: skip
 from edge_app.packs.verify import thumb_file
 

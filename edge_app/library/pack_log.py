@@ -41,7 +41,9 @@ class PackLog(SqliteStore):
             "SELECT shard, rows_done, added, duplicates FROM pack_imports WHERE pack_id = ?",
             [pack_id],
         )
-        return {r["shard"]: ShardProgress(r["rows_done"], r["added"], r["duplicates"]) for r in rows}
+        return {
+            r["shard"]: ShardProgress(r["rows_done"], r["added"], r["duplicates"]) for r in rows
+        }
 
     def set_pack_progress(self, pack_id: str, shard: str, progress: ShardProgress) -> None:
         """Call inside the batch's transaction (that is what makes resuming exact)."""

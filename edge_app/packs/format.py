@@ -117,7 +117,9 @@ class PackManifest:
                 f"({FORMAT_VERSION}): update edge-photo-search on the box"
             )
         b, photos = d["bundle"], d["photos"]
-        if photos["mode"] not in (INCLUDED, ROOT) or (photos["mode"] == ROOT and not photos["root"]):
+        if photos["mode"] not in (INCLUDED, ROOT) or (
+            photos["mode"] == ROOT and not photos["root"]
+        ):
             raise ValueError(f"photos mode {photos!r} is neither included nor a root path")
         return cls(
             pack_id=str(d["pack_id"]),
@@ -127,7 +129,9 @@ class PackManifest:
             dim=int(b["dim"]),
             photos_mode=photos["mode"],
             root=photos.get("root"),
-            shards=tuple(ShardEntry(str(s["path"]), int(s["rows"]), str(s["sha256"])) for s in d["shards"]),
+            shards=tuple(
+                ShardEntry(str(s["path"]), int(s["rows"]), str(s["sha256"])) for s in d["shards"]
+            ),
             counts={k: int(v) for k, v in d.get("counts", {}).items()},
             failures=tuple((str(f["path"]), str(f["reason"])) for f in d.get("failures", [])),
             ocr_engine=(d.get("ocr") or {}).get("engine"),
@@ -177,6 +181,8 @@ def ocr_column(rows: list[OcrLineRow]) -> list[dict[str, Any]]:
 
 def ocr_rows(column: list[dict[str, Any]] | None) -> list[OcrLineRow]:
     return [
-        OcrLineRow(str(c["text"]), float(c["score"]), tuple((float(x), float(y)) for x, y in c["box"]))
+        OcrLineRow(
+            str(c["text"]), float(c["score"]), tuple((float(x), float(y)) for x, y in c["box"])
+        )
         for c in column or []
     ]

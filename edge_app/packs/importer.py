@@ -41,7 +41,12 @@ from edge_app.packs.format import INCLUDED, PackManifest, ShardEntry, ocr_rows, 
 from edge_app.search.vector_index import IndexStore
 from edge_app.settings import Settings
 from edge_app.usb.copy import (
-    TEMP_PREFIX, TEMP_SUFFIX, SourceReadError, copy_stream, make_parent, open_source_readonly,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    SourceReadError,
+    copy_stream,
+    make_parent,
+    open_source_readonly,
 )  # fmt: skip
 
 if TYPE_CHECKING:
@@ -190,7 +195,9 @@ class PackImporter:
         report.duplicates += len(rows) - len(items)
         return state
 
-    def _not_duplicates(self, rows: list[dict[str, Any]], place: _Placement) -> list[dict[str, Any]]:
+    def _not_duplicates(
+        self, rows: list[dict[str, Any]], place: _Placement
+    ) -> list[dict[str, Any]]:
         """Rows whose content is not in the library yet, except under this pack's own keys."""
         known = self.library.paths_by_sha256([str(r["sha256"]) for r in rows])
         return [
@@ -216,7 +223,11 @@ def _copy_verified(src: Path, final: Path, row: dict[str, Any]) -> None:
     unchanged file (size + mtime) and never encodes it again.
     """
     mtime = int(row["mtime_ns"])
-    if final.is_file() and final.stat().st_size == row["size"] and final.stat().st_mtime_ns == mtime:
+    if (
+        final.is_file()
+        and final.stat().st_size == row["size"]
+        and final.stat().st_mtime_ns == mtime
+    ):
         return  # renamed into place by an earlier, interrupted run (only verified copies are)
     temp = make_parent(final) / f"{TEMP_PREFIX}{final.name}{TEMP_SUFFIX}"
     temp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ be reachable. Photo files that travel with the pack are hashed while they are co
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -116,7 +117,9 @@ def photo_source(pack_dir: Path, manifest: PackManifest, root_map: Path | None) 
     else:
         source = root_map or Path(str(manifest.root))
         where = f"the photo root {source} (pack made over {manifest.root})"
-    sample = [r for _, r in zip(range(ROOT_SAMPLE), iter_column(pack_dir, manifest, "rel_path", "size"))]
+    sample = list(
+        itertools.islice(iter_column(pack_dir, manifest, "rel_path", "size"), ROOT_SAMPLE)
+    )
     missing = [
         str(r["rel_path"]) for r in sample
         if not _same_size(source / check_rel_path(str(r["rel_path"])), r["size"])

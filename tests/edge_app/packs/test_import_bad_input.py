@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ def box(tmp_path: Path, toy_bundle: Path) -> Iterator[AppContext]:
     ctx.close()
 
 
-def _edit_manifest(pack: Path, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+def _edit_manifest(pack: Path, change: Callable[[dict[str, Any]], None]) -> None:
     data = json.loads((pack / "pack.json").read_text())
     change(data)
     (pack / "pack.json").write_text(json.dumps(data))
@@ -82,7 +83,9 @@ def test_a_folder_without_a_manifest(box: AppContext, tmp_path: Path) -> None:
     _refused(box, tmp_path, r"not a library pack \(no pack.json\)")
 
 
-def test_unsafe_paths_in_a_pack_are_refused(box: AppContext, toy_pack: Path, tmp_path: Path) -> None:
+def test_unsafe_paths_in_a_pack_are_refused(
+    box: AppContext, toy_pack: Path, tmp_path: Path
+) -> None:
     pack = copy_pack(toy_pack, tmp_path / "p")
     _edit_manifest(pack, lambda d: d["shards"][0].update(path="../../etc/passwd"))
     _refused(box, pack, r"outside the pack")

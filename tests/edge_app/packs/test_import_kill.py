@@ -21,8 +21,13 @@ from tests.edge_app.packs.conftest import N_PHOTOS, SHARD_ROWS
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _import(data: Path, bundle: Path, pack: Path, hook: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def _import(
+    data: Path, bundle: Path, pack: Path, hook: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop(KILL_HOOK_ENV, None)
     if hook:
         env[KILL_HOOK_ENV] = hook
@@ -33,7 +38,9 @@ def _import(data: Path, bundle: Path, pack: Path, hook: str | None = None) -> su
     )  # fmt: skip
 
 
-@pytest.mark.parametrize(("hook", "committed"), [("pack-mid-batch:2", 64), ("pack-after-commit:2", 128)])
+@pytest.mark.parametrize(
+    ("hook", "committed"), [("pack-mid-batch:2", 64), ("pack-after-commit:2", 128)]
+)
 def test_kill_mid_import_then_resume_loses_and_doubles_nothing(
     toy_pack: Path, toy_bundle: Path, tmp_path: Path, hook: str, committed: int
 ) -> None:

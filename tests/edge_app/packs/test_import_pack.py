@@ -46,9 +46,7 @@ def test_imported_pack_gives_the_same_top10_as_an_on_box_index(
     shutil.copytree(pack_photos, onbox_settings.library_dir)
     with AppContext.open(onbox_settings) as onbox:
         onbox.index_library()
-        agreement = [
-            len(set(_top10(box, q)) & set(_top10(onbox, q))) / 10 for q in QUERIES
-        ]
+        agreement = [len(set(_top10(box, q)) & set(_top10(onbox, q))) / 10 for q in QUERIES]
         by_sha_a = _by_sha(box)
         by_sha_b = _by_sha(onbox)
     assert agreement == [1.0] * len(QUERIES)
@@ -58,7 +56,7 @@ def test_imported_pack_gives_the_same_top10_as_an_on_box_index(
 
 
 def _by_sha(ctx: AppContext) -> dict[str, np.ndarray]:
-    ids, vecs = ctx.library.get_embeddings(ctx.library.filter_ids(PhotoFilter()))
+    ids, vecs = ctx.library.get_embeddings(ctx.library.filter_ids(PhotoFilter()).tolist())
     photos = {p.id: p.sha256 for p in ctx.library.get_photos([int(i) for i in ids])}
     return {str(photos[int(i)]): v for i, v in zip(ids, vecs, strict=True)}
 

@@ -30,7 +30,7 @@ def test_pack_holds_every_photo_with_checksummed_shards(toy_pack: Path, toy_bund
 def test_a_photo_that_fails_to_decode_is_listed_and_the_run_goes_on(toy_pack: Path) -> None:
     manifest = PackManifest.load(toy_pack)
     assert manifest.counts["failed"] == 1
-    (path, reason), = manifest.failures
+    ((path, reason),) = manifest.failures
     assert path == BAD_PHOTO and "truncated" in reason
     data = json.loads((toy_pack / "pack.json").read_text())
     assert data["failures"] == [{"path": BAD_PHOTO, "reason": reason}]
@@ -46,7 +46,9 @@ def test_rows_carry_metadata_unit_embeddings_and_thumbnails(
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     row = rows[0]
     source = pack_photos / row["rel_path"]
-    assert row["sha256"] == sha256_file(source) == sha256_file(toy_pack / "photos" / row["rel_path"])
+    assert (
+        row["sha256"] == sha256_file(source) == sha256_file(toy_pack / "photos" / row["rel_path"])
+    )
     assert (row["size"], row["mtime_ns"]) == (source.stat().st_size, source.stat().st_mtime_ns)
     assert (row["width"], row["height"]) == (160, 160)
     thumb = toy_pack / "thumbs" / row["sha256"][:2] / f"{row['sha256']}.jpg"
@@ -54,7 +56,9 @@ def test_rows_carry_metadata_unit_embeddings_and_thumbnails(
     assert row["ocr_state"] is None  # the toy bundle has no OCR models
 
 
-def test_packing_into_a_used_folder_is_refused(toy_pack: Path, pack_photos: Path, toy_bundle: Path) -> None:
+def test_packing_into_a_used_folder_is_refused(
+    toy_pack: Path, pack_photos: Path, toy_bundle: Path
+) -> None:
     from build_engines.errors import BuildError
     from build_engines.pack.run import PackOptions, build_pack
 
