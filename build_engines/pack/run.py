@@ -113,9 +113,11 @@ def build_pack(opts: PackOptions) -> PackManifest:
         opts.out, manifest.embedding_dim, opts.shard_rows,
         None if opts.box_root else opts.photos,
     )  # fmt: skip
+    clock = _Clock(started)
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for row in row_dicts(batch):
             writer.add(row)
+        clock.tick(len(batch["rel_path"]))
     seconds = time.monotonic() - started
     done = writer.finish(
         pack_id=uuid.uuid4().hex, bundle_id=manifest.bundle_id,
@@ -123,10 +125,35 @@ def build_pack(opts: PackOptions) -> PackManifest:
         ocr_engine=_ocr_engine(manifest, opts), tools=tool_versions(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         stats={"seconds": round(seconds, 3), "workers": opts.workers,
-               "photos_per_s": round(len(items) / seconds, 2)},
+               "photos_per_s": round(len(items) / seconds, 2), **clock.stats()},
     )  # fmt: skip
     log.info("pack %s: %s in %.1fs", opts.out, done.counts, seconds)
     return done
+
+
+class _Clock:
+    """Start-up (until the first batch reaches the driver) apart from the steady rate."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.first: float | None = None
+        self.last = started
+        self.after_first = 0
+
+    def tick(self, rows: int) -> None:
+        self.last = time.monotonic()
+        if self.first is None:
+            self.first = self.last
+        else:
+            self.after_first += rows
+
+    def stats(self) -> dict[str, float]:
+        if self.first is None or self.last <= self.first:
+            return {}
+        return {
+            "startup_s": round(self.first - self.started, 3),
+            "steady_photos_per_s": round(self.after_first / (self.last - self.first), 2),
+        }
 
 
 def _pipeline(ds: Any, opts: PackOptions, manifest: Manifest) -> Any:

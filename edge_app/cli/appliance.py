@@ -116,6 +116,10 @@ def import_(args: argparse.Namespace, settings: Settings, say: Say) -> int:
         mount_point=args.mount_point,
         index=not args.no_index,
         on_done=lambda report: print_import_report(report, say),
+        on_pack_done=lambda r: say(
+            f"library pack {r.pack_id[:12]}: {r.added} added, {r.duplicates} duplicate(s), "
+            f"{r.skipped_done} already imported (no photo encoded)"
+        ),
     )
 
 

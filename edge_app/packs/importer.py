@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,7 +167,9 @@ class PackImporter:
     ) -> ShardProgress:  # fmt: skip
         """Files first (verified, renamed into place), then ONE transaction, then FAISS."""
         fresh = self._not_duplicates(rows, place)
-        items = [(self._photo(pack_dir, place, row), row) for row in fresh]
+        with ThreadPoolExecutor(verify.IO_THREADS, "pack-files") as pool:  # file I/O bound
+            metas = list(pool.map(lambda row: self._photo(pack_dir, place, row), fresh))
+        items = list(zip(metas, fresh, strict=True))
         state = ShardProgress(
             state.rows_done + len(rows), state.added + len(items),
             state.duplicates + len(rows) - len(items),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_app.errors import EdgeError, ImportSessionError, NotFoundError
 from edge_app.library.store import Library
@@ -28,6 +29,9 @@ from edge_app.usb.detect import (
     request_for_folder,
 )
 from edge_app.usb.session import ImportProgress, ImportSession, IndexFn
+
+if TYPE_CHECKING:
+    from edge_app.packs.importer import PackReport
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +63,12 @@ def import_command(
     mount_point: Path | None = None,
     index: bool = True,
     on_done: Callable[[ImportReport], None] | None = None,
+    on_pack_done: Callable[[PackReport], None] | None = None,
 ) -> int:
     """``edge-app import PATH`` or ``edge-app import --device /dev/sdb1 --mount-point DIR``.
+
+    A source holding a library pack (``pack.json`` at its top or one folder down) is
+    imported as a pack (`edge_app.packs.stick`): nothing copied as new, nothing encoded.
 
     Returns 0 when done (even with some unreadable files: see the session's reason),
     75 when interrupted (resume by plugging the stick in again), 1 when failed. Domain
@@ -68,6 +76,11 @@ def import_command(
     ``on_done`` receives what was done (the CLI prints it; the udev unit passes nothing).
     """
     request = request_for(path, device, mount_point)
+    from edge_app.packs.stick import find_pack, import_pack_from  # lazy: packs import this
+
+    if (pack := find_pack(request.mount_point)) is not None:
+        asking = device is not None and settings.import_mode == "ask"
+        return import_pack_from(settings, request, pack, asking, on_pack_done)
     indexer = context_indexer(settings) if index else None
     library = Library(settings.db_path)
     try:

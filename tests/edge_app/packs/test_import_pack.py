@@ -13,7 +13,7 @@ from edge_app.context import AppContext
 from edge_app.library.records import PhotoFilter
 from edge_app.packs.importer import import_pack
 from edge_app.settings import Settings
-from tests.edge_app.packs.conftest import N_PHOTOS
+from tests.edge_app.packs.conftest import N_PHOTOS, copy_pack
 
 QUERIES = (
     "a red circle", "a blue square", "a green triangle", "a yellow circle",
@@ -97,3 +97,21 @@ def test_root_map_overrides_the_path_recorded_in_the_pack(
     assert report.added == 30
     roots = [r.path for r in box.library.list_roots() if r.path is not None]
     assert roots == [moved.resolve()]
+
+
+def test_a_stick_holding_a_pack_is_imported_as_a_pack(
+    toy_pack: Path, toy_bundle: Path, tmp_path: Path
+) -> None:
+    from edge_app.packs.importer import PackReport
+    from edge_app.usb.commands import EXIT_DONE, import_command
+
+    stick = tmp_path / "stick"
+    copy_pack(toy_pack, stick / "library-pack")
+    settings = _settings(tmp_path / "box", toy_bundle)
+    reports: list[PackReport] = []
+    assert import_command(settings, stick, on_pack_done=reports.append) == EXIT_DONE
+    assert reports[0].added == N_PHOTOS
+    with AppContext.open(settings) as ctx:
+        assert ctx.library.counts_by_status()["indexed"] == N_PHOTOS
+        assert ctx.index_library().encoded == 0
+    assert not list(settings.imports_dir.glob("*_stick"))  # not copied as a photo folder

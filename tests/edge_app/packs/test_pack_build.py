@@ -64,3 +64,16 @@ def test_packing_into_a_used_folder_is_refused(
 
     with pytest.raises(BuildError, match="already holds a pack"):
         build_pack(PackOptions(pack_photos, toy_bundle, toy_pack))
+
+
+def test_help_texts_say_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from build_engines.cli import parser as build_parser
+    from edge_app.cli.main import build_parser as app_parser
+
+    for parse, argv in ((build_parser(), ["pack", "--help"]), (app_parser(), ["import-pack", "--help"])):
+        with pytest.raises(SystemExit):
+            parse.parse_args(argv)
+        text = capsys.readouterr().out
+        assert "edge-build pack ~/Pictures --bundle BUNDLE --out" in text
+        assert "edge-app import-pack" in text
+        assert "--ray-address" in text or "--root-map" in text
