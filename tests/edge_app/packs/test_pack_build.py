@@ -70,7 +70,10 @@ def test_help_texts_say_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> Non
     from build_engines.cli import parser as build_parser
     from edge_app.cli.main import build_parser as app_parser
 
-    for parse, argv in ((build_parser(), ["pack", "--help"]), (app_parser(), ["import-pack", "--help"])):
+    for parse, argv in (
+        (build_parser(), ["pack", "--help"]),
+        (app_parser(), ["import-pack", "--help"]),
+    ):
         with pytest.raises(SystemExit):
             parse.parse_args(argv)
         text = capsys.readouterr().out
