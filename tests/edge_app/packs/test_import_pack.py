@@ -102,6 +102,8 @@ def test_root_map_overrides_the_path_recorded_in_the_pack(
 def test_a_stick_holding_a_pack_is_imported_as_a_pack(
     toy_pack: Path, toy_bundle: Path, tmp_path: Path
 ) -> None:
+    """The import unit (its own context, like its own process) imports; the running daemon
+    picks the rows up on the reload the unit sends (a re-index run), encoding nothing."""
     from edge_app.packs.importer import PackReport
     from edge_app.usb.commands import EXIT_DONE, import_command
 
@@ -109,9 +111,10 @@ def test_a_stick_holding_a_pack_is_imported_as_a_pack(
     copy_pack(toy_pack, stick / "library-pack")
     settings = _settings(tmp_path / "box", toy_bundle)
     reports: list[PackReport] = []
-    assert import_command(settings, stick, on_pack_done=reports.append) == EXIT_DONE
-    assert reports[0].added == N_PHOTOS
-    with AppContext.open(settings) as ctx:
-        assert ctx.library.counts_by_status()["indexed"] == N_PHOTOS
-        assert ctx.index_library().encoded == 0
+    with AppContext.open(settings) as daemon:
+        assert import_command(settings, stick, on_pack_done=reports.append) == EXIT_DONE
+        assert reports[0].added == N_PHOTOS and len(daemon.store.current()) == 0
+        assert daemon.index_library().encoded == 0
+        assert len(daemon.store.current()) == N_PHOTOS
+        assert len(daemon.search.search("a red circle", limit=10).results) == 10
     assert not list(settings.imports_dir.glob("*_stick"))  # not copied as a photo folder
