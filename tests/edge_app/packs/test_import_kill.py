@@ -3,39 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edge_app.failpoints import KILL_HOOK_ENV
 from edge_app.library.store import Library
 from edge_app.search.vector_index import IndexStore
 from engines.manifest import Manifest
+from tests.edge_app.cli_process import edge_app_process
 from tests.edge_app.packs.conftest import N_PHOTOS, SHARD_ROWS
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _import(
     data: Path, bundle: Path, pack: Path, hook: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop(KILL_HOOK_ENV, None)
-    if hook:
-        env[KILL_HOOK_ENV] = hook
-    cmd = [sys.executable, "-m", "edge_app", "--data-dir", str(data), "--bundle", str(bundle)]
-    return subprocess.run(
-        [*cmd, "import-pack", str(pack), "--json"], env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    return edge_app_process(data, bundle, "import-pack", str(pack), "--json", hook=hook)
 
 
 @pytest.mark.parametrize(
