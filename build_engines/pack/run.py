@@ -113,11 +113,11 @@ def build_pack(opts: PackOptions) -> PackManifest:
         opts.out, manifest.embedding_dim, opts.shard_rows,
         None if opts.box_root else opts.photos,
     )  # fmt: skip
-    clock = _Clock(started)
+    clock = _Clock()
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for row in row_dicts(batch):
             writer.add(row)
-        clock.tick(len(batch["rel_path"]))
+        clock.tick(batch)
     seconds = time.monotonic() - started
     done = writer.finish(
         pack_id=uuid.uuid4().hex, bundle_id=manifest.bundle_id,
@@ -132,27 +132,29 @@ def build_pack(opts: PackOptions) -> PackManifest:
 
 
 class _Clock:
-    """Start-up (until the first batch reaches the driver) apart from the steady rate."""
+    """Start-up (until the first encoder actor has loaded its model) apart from the rate.
 
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.first: float | None = None
-        self.last = started
-        self.after_first = 0
+    Actors stamp ``ready_at`` (wall clock) on their rows; photos / (last row written -
+    first actor ready) is the rate without Ray's and the model's start-up (conservative
+    with several workers: a later actor's start-up counts as time).
+    """
 
-    def tick(self, rows: int) -> None:
-        self.last = time.monotonic()
-        if self.first is None:
-            self.first = self.last
-        else:
-            self.after_first += rows
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.ready = float("inf")
+        self.rows = 0
+
+    def tick(self, batch: dict[str, Any]) -> None:
+        self.rows += len(batch["rel_path"])
+        self.ready = min(self.ready, float(batch["ready_at"].min()))
 
     def stats(self) -> dict[str, float]:
-        if self.first is None or self.last <= self.first:
+        end = time.time()
+        if not self.rows or end <= self.ready:
             return {}
         return {
-            "startup_s": round(self.first - self.started, 3),
-            "steady_photos_per_s": round(self.after_first / (self.last - self.first), 2),
+            "startup_s": round(self.ready - self.started, 3),
+            "steady_photos_per_s": round(self.rows / (end - self.ready), 2),
         }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ class EncodeStage:
         self.encoder = engines.open(Path(bundle_dir), prefer=prefer, threads=threads)
         info = self.encoder.image_runner.describe()
         self.engine = f"{info['backend']}:{info['precision']}"
+        self.ready_at = time.time()  # model loaded: the run's start-up ends here
 
     def __call__(self, batch: Batch) -> Batch:
         ok = np.asarray([not e for e in batch["error"]], dtype=bool)
@@ -89,6 +91,7 @@ class EncodeStage:
         out = {k: v for k, v in batch.items() if k != "pixels"}
         out["embedding"] = vectors
         out["engine"] = _objects([self.engine] * len(ok))
+        out["ready_at"] = np.full(len(ok), self.ready_at)
         return out
 
 

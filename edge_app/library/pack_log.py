@@ -27,6 +27,17 @@ PACK_SCHEMA = (
 
 
 @dataclass(frozen=True)
+class PackImport:
+    """One pack's import so far (all its shards), for the Import page."""
+
+    pack_id: str
+    rows_done: int
+    added: int
+    duplicates: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class ShardProgress:
     rows_done: int = 0
     added: int = 0
@@ -44,6 +55,16 @@ class PackLog(SqliteStore):
         return {
             r["shard"]: ShardProgress(r["rows_done"], r["added"], r["duplicates"]) for r in rows
         }
+
+    def list_pack_imports(self, limit: int = 20) -> list[PackImport]:
+        """Packs imported or being imported, the latest first."""
+        rows = self._rows(
+            "SELECT pack_id, SUM(rows_done) AS rows_done, SUM(added) AS added, "
+            "SUM(duplicates) AS duplicates, MAX(updated_at) AS updated_at FROM pack_imports "
+            "GROUP BY pack_id ORDER BY MAX(updated_at) DESC LIMIT ?",
+            [limit],
+        )
+        return [PackImport(**r) for r in rows]
 
     def set_pack_progress(self, pack_id: str, shard: str, progress: ShardProgress) -> None:
         """Call inside the batch's transaction (that is what makes resuming exact)."""

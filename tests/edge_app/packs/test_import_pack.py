@@ -118,3 +118,14 @@ def test_a_stick_holding_a_pack_is_imported_as_a_pack(
         assert len(daemon.store.current()) == N_PHOTOS
         assert len(daemon.search.search("a red circle", limit=10).results) == 10
     assert not list(settings.imports_dir.glob("*_stick"))  # not copied as a photo folder
+
+
+def test_the_import_page_lists_imported_packs(box: AppContext, toy_pack: Path) -> None:
+    from tests.webui.conftest import admin_app, login
+
+    report = import_pack(box, toy_pack)
+    client = admin_app(box.settings, box).test_client()
+    login(client)
+    html = client.get("/import").get_data(as_text=True)
+    assert "Library packs" in html and f'data-pack="{report.pack_id}"' in html
+    assert f"<td>{N_PHOTOS}</td>" in html
