@@ -110,7 +110,7 @@ def run_pack_bench(
         ray = _ray_runs(bundle, folder, workers, batch, log)
     one = next((r for r in ray["runs"] if r["workers"] == 1), ray["runs"][0])
     overhead = 1 - one["per_worker_per_s"] / box["decode_encode_per_s"]
-    imports = [run_import(bundle, n, log) for n in import_sizes]
+    imports = [run_import(bundle, n, log) for n in import_sizes if n > 0]  # 0: pack only
     return {"results": {
         "photos": photos, "photo_size": f"{side * 4 // 3}x{side}", "box": box, "ray": ray,
         "ray_overhead": round(overhead, 3),

@@ -90,9 +90,10 @@ def verify_thumbs(pack_dir: Path, manifest: PackManifest, threads: int = IO_THRE
     """Hash every thumbnail against its row (threads: file opens dominate on slow disks)."""
     rows = iter_column(pack_dir, manifest, "sha256", "thumb_sha256", "rel_path")
     with ThreadPoolExecutor(threads, "pack-verify") as pool:
-        for bad in pool.map(lambda r: _thumb_problem(pack_dir, r), rows):
-            if bad:
-                raise PackError(bad)
+        while chunk := list(itertools.islice(rows, 4096)):  # map() would queue every row
+            for bad in pool.map(lambda r: _thumb_problem(pack_dir, r), chunk):
+                if bad:
+                    raise PackError(bad)
 
 
 def _thumb_problem(pack_dir: Path, row: dict[str, object]) -> str | None:
