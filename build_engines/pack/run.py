@@ -141,12 +141,15 @@ class _Clock:
 
     def __init__(self) -> None:
         self.started = time.time()
+        self.driver_cpu = time.process_time()
         self.ready = float("inf")
         self.rows = 0
+        self.worker_cpu = 0.0
 
     def tick(self, batch: dict[str, Any]) -> None:
         self.rows += len(batch["rel_path"])
         self.ready = min(self.ready, float(batch["ready_at"].min()))
+        self.worker_cpu += float(batch["cpu_s"].sum())
 
     def stats(self) -> dict[str, float]:
         end = time.time()
@@ -155,6 +158,8 @@ class _Clock:
         return {
             "startup_s": round(self.ready - self.started, 3),
             "steady_photos_per_s": round(self.rows / (end - self.ready), 2),
+            "worker_cpu_s_per_photo": round(self.worker_cpu / self.rows, 4),
+            "driver_cpu_s_per_photo": round((time.process_time() - self.driver_cpu) / self.rows, 4),
         }
 
 

@@ -82,6 +82,7 @@ class EncodeStage:
         info = self.encoder.image_runner.describe()
         self.engine = f"{info['backend']}:{info['precision']}"
         self.ready_at = time.time()  # model loaded: the run's start-up ends here
+        self._cpu = time.process_time()
 
     def __call__(self, batch: Batch) -> Batch:
         ok = np.asarray([not e for e in batch["error"]], dtype=bool)
@@ -92,6 +93,10 @@ class EncodeStage:
         out["embedding"] = vectors
         out["engine"] = _objects([self.engine] * len(ok))
         out["ready_at"] = np.full(len(ok), self.ready_at)
+        # This process's CPU since the last batch: with decode fused into this actor (CPU
+        # clusters), decode + encode + Ray's in-process work, per photo (edge-bench pack).
+        cpu, self._cpu = time.process_time() - self._cpu, time.process_time()
+        out["cpu_s"] = np.full(len(ok), cpu / max(len(ok), 1))
         return out
 
 
