@@ -102,8 +102,17 @@ class PackImporter:
         progress: Progress | None = None, stop_event: threading.Event | None = None,
     ) -> PackReport:  # fmt: skip
         """Verify everything, then import (resuming where an earlier run stopped)."""
-        started = time.monotonic()
         progress = progress or Progress()
+        try:
+            return self._run(pack_dir, root_map, progress, stop_event or threading.Event())
+        except BaseException as exc:
+            progress.finish("failed", message=str(exc))
+            raise
+
+    def _run(
+        self, pack_dir: Path, root_map: Path | None, progress: Progress, stop: threading.Event
+    ) -> PackReport:
+        started = time.monotonic()
         progress.start("scanning")  # verifying checksums
         manifest = PackManifest.load(pack_dir)
         verify.check_engine(manifest, self.box)
@@ -113,7 +122,6 @@ class PackImporter:
         report = PackReport(manifest.pack_id, failed_on_host=len(manifest.failures))
         report.failures = list(manifest.failures)
         progress.set_total(sum(s.rows for s in manifest.shards))
-        stop = stop_event or threading.Event()
         done = self.library.pack_progress(manifest.pack_id)
         for shard in manifest.shards:
             if not self._shard(pack_dir, manifest, shard, placement, done, report, progress, stop):
@@ -127,8 +135,10 @@ class PackImporter:
     def _place(self, pack_dir: Path, manifest: PackManifest, root_map: Path | None) -> _Placement:
         source = verify.photo_source(pack_dir, manifest, root_map)
         if manifest.photos_mode == INCLUDED:
-            rel_dest = f"{self.settings.imports_dir.relative_to(self.settings.library_dir).as_posix()}/pack-{manifest.pack_id[:12]}"
-            return _Placement(source, rel_dest + "/", self.settings.library_dir / rel_dest)
+            imports, library = self.settings.imports_dir, self.settings.library_dir
+            parent = imports if imports.is_relative_to(library) else library / "imports"
+            dest = parent / f"pack-{manifest.pack_id[:12]}"
+            return _Placement(source, dest.relative_to(library).as_posix() + "/", dest)
         try:
             root = find_root(self.library.list_roots(), str(source.resolve()))
         except NotFoundError:
