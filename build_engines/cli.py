@@ -1,4 +1,4 @@
-"""`edge-build`: export | verify | train-toy | add-ocr | kit. The only place that prints or exits."""
+"""`edge-build`: export | verify | train-toy | add-ocr | kit | pack. The only place that prints or exits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from build_engines.errors import BuildError
+from build_engines.pack.cli import add_pack_parser, run_pack
 from engines.errors import EngineError
 from engines.manifest import BatchProfile
 
@@ -98,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
         "--calib", type=Path, help="photos for the agreement re-check (default: shapes)"
     )
     _kit_args(sub.add_parser("kit", help="an offline install kit: wheels + bundle + installer"))
+    add_pack_parser(sub)
     tr = sub.add_parser("train-toy", help="train the toy-shapes CLIP checkpoint")
     tr.add_argument(
         "--out", type=Path, default=None, help="checkpoint folder (default: the package's)"
@@ -257,6 +259,7 @@ COMMANDS = {
     "train-toy": _train_toy,
     "add-ocr": _add_ocr,
     "kit": _kit,
+    "pack": run_pack,
 }
 
 

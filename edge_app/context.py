@@ -100,7 +100,12 @@ class AppContext(Closing):
         stop_event: threading.Event | None = None,
         settle_s: float = 0.0,
     ) -> IndexReport:
-        """Run the indexer with the shared `progress` (what the daemon's job calls)."""
+        """Run the indexer with the shared `progress` (what the daemon's job calls).
+
+        A pack imported by the USB import unit (another process) is picked up here: the
+        vector index is re-opened when the library changed behind its back.
+        """
+        self.store.refresh(self.library, self.encoder.bundle_id, self.encoder.dim)
         return self.indexer.run(
             paths, progress=self.progress, stop_event=stop_event, settle_s=settle_s
         )

@@ -47,3 +47,7 @@ class LabelError(EdgeError):
 
 class LabelConflictError(LabelError):
     """A label set or label with that name already exists, or changed while tagging ran."""
+
+
+class PackError(EdgeError):
+    """A library pack cannot be imported (checksum, bundle, root mapping, damaged file)."""

@@ -207,6 +207,17 @@ def _add_rescan(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_pack(sub: Any) -> None:
+    p = sub.add_parser("pack", help="edge-build pack on local Ray vs the box's encoder; import")
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--photos", type=int, default=96, help="generated photos to pack")
+    p.add_argument("--side", type=int, default=480, help="photo height (width = 4/3 of it)")
+    p.add_argument("--workers", type=_ints, default=(1, 2))
+    p.add_argument("--import-sizes", type=_ints, default=(20_000, 100_000))
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -222,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_soak(sub)
     _add_recall(sub)
     _add_rescan(sub)
+    _add_pack(sub)
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("spec", type=Path)
     return parser
@@ -246,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "soak": commands.soak,
         "recall": commands.recall,
         "rescan": commands.rescan,
+        "pack": commands.pack,
     }
     if args.cmd == "_worker":
         from edge_bench.worker import run_spec_file

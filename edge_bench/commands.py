@@ -266,3 +266,15 @@ def rescan(args: argparse.Namespace, command: str) -> list[Path]:
     payload = run_rescan(args.work, args.photos[0])
     payload.update(command=command, config=_config(args, "photos", "work"))
     return _write_report(args.out, "rescan", payload, rescan_markdown, [])
+
+
+def pack(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.pack_bench import pack_markdown, run_pack_bench
+
+    results = run_pack_bench(
+        args.bundle, args.photos, args.side, args.workers, args.import_sizes, args.batch, _log
+    )
+    config = _config(args, "bundle", "photos", "side", "workers", "import_sizes", "batch")
+    payload = report.envelope("pack", command, config, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _write_report(args.out, "pack", payload, pack_markdown, [])

@@ -32,6 +32,7 @@ def open(  # shadows builtins.open on purpose: the documented `engines.open(bund
     device: str | None = None,
     cache_dir: Path | None = None,
     cpu: CpuFeatures | None = None,
+    threads: int | None = None,
 ) -> ClipEncoder:
     """Verify the bundle and load the best runnable image + text artifacts.
 
@@ -39,7 +40,8 @@ def open(  # shadows builtins.open on purpose: the documented `engines.open(bund
     bf16 hint); `device` forces a device (CPU, GPU, NPU, AUTO) instead of each backend's
     default. With no preference, a faster CPU precision (int8 with VNNI/AMX, bf16 with
     native BF16) is chosen when the bundle records a retrieval agreement >= 0.95 for it;
-    `cpu` injects the CPU flags (default: /proc/cpuinfo). Raises
+    `cpu` injects the CPU flags (default: /proc/cpuinfo); `threads` caps each tower's
+    CPU threads (a cluster worker given one core must not use all of them). Raises
     `BackendUnavailableError` listing every artifact and its reason.
     """
     from engines import registry
@@ -51,7 +53,9 @@ def open(  # shadows builtins.open on purpose: the documented `engines.open(bund
     skipped: dict[str, str] = {}
     runners: dict[str, TowerRunner] = {}
     ranked = {  # rank both towers first, so an error can explain every artifact
-        tower: registry.candidates(bundle.manifest, tower, pref, device, cache_dir, skipped)
+        tower: registry.candidates(
+            bundle.manifest, tower, pref, device, cache_dir, skipped, threads
+        )
         for tower in ("image", "text")
     }
     if pref == registry.Preference() and (device is None or device.upper() == "CPU"):

@@ -137,6 +137,7 @@ def candidates(
     device: str | None,
     cache_dir: Path | None,
     skipped: dict[str, str],
+    threads: int | None = None,
 ) -> list[Candidate]:
     """Loadable-looking artifacts of one tower, best first; the rest go to `skipped`."""
     usable: list[Artifact] = []
@@ -151,7 +152,10 @@ def candidates(
         Candidate(
             a,
             RunnerOptions(
-                device=device_for(a.backend, device), bf16=pref.bf16, cache_dir=cache_dir
+                device=device_for(a.backend, device),
+                bf16=pref.bf16,
+                cache_dir=cache_dir,
+                threads=threads,
             ),
         )
         for a in usable

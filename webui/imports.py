@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from edge_app.errors import NotFoundError, QueryError
+from edge_app.library.pack_log import PackImport
 from edge_app.library.store import Library
 from edge_app.usb.commands import PendingImport, answer_import, pending_imports
 from edge_app.usb.session import ImportProgress
@@ -34,6 +35,7 @@ class ImportsOverview:
 
     pending: list[PendingImport]
     sessions: list[dict[str, Any]]
+    packs: list[PackImport] = field(default_factory=list)  # page only (docs/CLUSTER.md)
 
     @property
     def active(self) -> bool:
@@ -129,8 +131,9 @@ def overview(state: WebState, limit: int = RECENT_LIMIT) -> ImportsOverview:
     """Pending sticks and the newest sessions (newest first), as `recent_imports` lists them."""
     with _reader(state) as reader:
         rows = reader.list_imports(limit) if reader is not None else []
+        packs = reader.list_pack_imports(limit) if reader is not None else []
     sessions = [session_json(row) for row in rows]
-    return ImportsOverview(pending=pending_imports(state.settings), sessions=sessions)
+    return ImportsOverview(pending_imports(state.settings), sessions, packs)
 
 
 def session(state: WebState, session_id: int) -> dict[str, Any]:

@@ -136,6 +136,10 @@ def import_(args: argparse.Namespace, settings: Settings, say: Say) -> int:
         index=not args.no_index,
         on_done=lambda report: print_import_report(report, say),
         enrich=choice_from_args(args),
+        on_pack_done=lambda r: say(
+            f"library pack {r.pack_id[:12]}: {r.added} added, {r.duplicates} duplicate(s), "
+            f"{r.skipped_done} already imported (no photo encoded)"
+        ),
     )
 
 

@@ -32,6 +32,7 @@ from edge_app.cli import account as account_cli
 from edge_app.cli import appliance as appl
 from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import ocr as ocr_cli
+from edge_app.cli import packs as packs_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
 from edge_app.cli import tls as tls_cli
@@ -362,6 +363,12 @@ SUBCOMMANDS: list[Subcommand] = [
         "copy photos from a folder or USB stick and index",
         appl.import_args,
         lambda a, s: appl.import_(a, s, _out),
+    ),
+    Subcommand(
+        "import-pack",
+        "add a library pack made by `edge-build pack` (no encoding; resumable)",
+        packs_cli.import_pack_args,
+        packs_cli.import_pack,
     ),
     Subcommand(
         "install",

@@ -143,7 +143,7 @@ class OcrPass:
         t2 = time.perf_counter()
         report.detect_seconds += t1 - t0
         report.read_seconds += t2 - t1
-        rows = [_row(line, rgb.shape[1], rgb.shape[0]) for line in lines]
+        rows = [line_row(line, rgb.shape[1], rgb.shape[0]) for line in lines]
         state = "done" if rows else "no_text"
         failpoint("ocr-mid-photo", n)  # read, not committed
         self.library.record_ocr(
@@ -166,7 +166,7 @@ class OcrPass:
         progress.advance(1, current=item.rel_path)
 
 
-def _row(line: Any, width: int, height: int) -> OcrLineRow:
+def line_row(line: Any, width: int, height: int) -> OcrLineRow:
     """Boxes are stored as fractions of the upright photo, so any display size can use them."""
     box = tuple((round(x / width, 5), round(y / height, 5)) for x, y in line.box)
     return OcrLineRow(str(line.text), round(float(line.score), 4), box)

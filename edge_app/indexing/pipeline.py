@@ -54,7 +54,7 @@ from engines.batching import bulk_priority
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ImageEncoder", "IndexReport", "Indexer"]
+__all__ = ["ImageEncoder", "IndexReport", "Indexer", "decode_file"]
 
 THUMB_SIZE = 256
 SAVE_EVERY_S = 30.0
@@ -281,21 +281,12 @@ class Indexer:
 
     def _prepare(self, item: ScannedFile) -> _Ready | _Failed:
         """Worker thread: hash, decode, thumbnail, preprocess. No database access here."""
-        meta = PhotoMeta(rel_path=item.rel_path, size=item.size, mtime_ns=item.mtime_ns)
-        try:
-            sha = scanner.sha256_file(item.abs_path)
-            meta = replace(meta, sha256=sha)
-            decoded = decode_image(
-                item.abs_path, self.encoder.image_size, THUMB_SIZE, self.settings.max_image_pixels
-            )
-        except ImageDecodeError as exc:
-            return _Failed(meta, str(exc))
-        except OSError as exc:
-            return _Failed(meta, f"cannot read file ({exc.strerror or exc})")
-        for note in decoded.notes:
-            log.info("%s: %s", item.rel_path, note)
-        thumb = write_thumbnail(self.settings.thumbs_dir, sha, decoded.thumbnail_jpeg)
-        return _Ready(_meta_from(meta, decoded, thumb), self.encoder.preprocess(decoded.image))
+        meta, decoded = decode_file(item, self.encoder.image_size, self.settings.max_image_pixels)
+        if isinstance(decoded, str):
+            return _Failed(meta, decoded)
+        thumb = write_thumbnail(self.settings.thumbs_dir, meta.sha256 or "", decoded.thumbnail_jpeg)
+        meta = replace(meta, thumb_path=thumb)
+        return _Ready(meta, self.encoder.preprocess(decoded.image))
 
     def _flush(self, batch: _Batch, run: _Run) -> None:
         """Encode, then commit photos + errors + generation in ONE transaction, then FAISS."""
@@ -369,7 +360,28 @@ class Indexer:
         self.store.save_current(self.library.index_generation())
 
 
-def _meta_from(meta: PhotoMeta, decoded: DecodedImage, thumb_path: str) -> PhotoMeta:
+def decode_file(
+    item: ScannedFile, model_size: int, max_pixels: int
+) -> tuple[PhotoMeta, DecodedImage | str]:
+    """Hash + decode + EXIF of one file: (meta, decoded), or (meta, human reason) if bad.
+
+    Shared by the indexer's decode threads and the cluster packer's CPU workers
+    (`build_engines.pack`), so a pack and an on-box index decode a photo identically.
+    """
+    meta = PhotoMeta(rel_path=item.rel_path, size=item.size, mtime_ns=item.mtime_ns)
+    try:
+        meta = replace(meta, sha256=scanner.sha256_file(item.abs_path))
+        decoded = decode_image(item.abs_path, model_size, THUMB_SIZE, max_pixels)
+    except ImageDecodeError as exc:
+        return meta, str(exc)
+    except OSError as exc:
+        return meta, f"cannot read file ({exc.strerror or exc})"
+    for note in decoded.notes:
+        log.info("%s: %s", item.rel_path, note)
+    return _meta_from(meta, decoded, None), decoded
+
+
+def _meta_from(meta: PhotoMeta, decoded: DecodedImage, thumb_path: str | None) -> PhotoMeta:
     exif = decoded.exif
     return replace(
         meta,

@@ -222,8 +222,6 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
-
-
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
@@ -233,6 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     upgrades.v6_trash_and_places,
     upgrades.v7_ocr_folded_text,
     upgrades.v8_web_sessions,
+    upgrades.v9_pack_imports,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,6 +31,7 @@ from edge_app.library.browse import SHOWN_AT_SQL, Browse
 from edge_app.library.connection import GENERATION_KEY
 from edge_app.library.import_log import ImportLog
 from edge_app.library.ocr_store import OcrStore
+from edge_app.library.pack_log import PackLog
 from edge_app.library.records import (
     PHOTO_STATUSES,
     PLACE_COLUMNS,
@@ -92,7 +93,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows, SessionLog):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows, SessionLog, PackLog):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);

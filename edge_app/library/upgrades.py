@@ -80,3 +80,18 @@ def v8_web_sessions(conn: sqlite3.Connection) -> None:
             upload_bytes INTEGER NOT NULL DEFAULT 0
         )"""
     )
+
+
+def v9_pack_imports(conn: sqlite3.Connection) -> None:
+    """Library packs (photos indexed on a cluster): per-shard import progress."""
+    conn.execute(
+        """CREATE TABLE pack_imports (
+            pack_id TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            rows_done INTEGER NOT NULL DEFAULT 0,
+            added INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (pack_id, shard)
+        )"""
+    )

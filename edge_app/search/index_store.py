@@ -46,6 +46,7 @@ class IndexStore:
         self.ann_threshold = ann_threshold
         self.exact = exact
         self.bundle_id: str | None = None
+        self.generation: int | None = None  # library generation of the last open / save
         self._index: VectorIndex | None = None
 
     def current(self) -> VectorIndex:
@@ -72,8 +73,16 @@ class IndexStore:
                 exc,
             )
             index = self.rebuild(library, bundle_id, dim)
-        self._index, self.bundle_id = index, bundle_id
+        self._index, self.bundle_id, self.generation = index, bundle_id, generation
         return index
+
+    def refresh(self, library: EmbeddingSource, bundle_id: str, dim: int) -> bool:
+        """Re-open when another process changed the stored embeddings since our last save
+        (``edge-app import-pack`` / ``index`` run beside the daemon); True if it did."""
+        if self.bundle_id == bundle_id and library.index_generation() == self.generation:
+            return False
+        self.open(library, bundle_id, dim)
+        return True
 
     def rebuild(self, library: EmbeddingSource, bundle_id: str, dim: int) -> VectorIndex:
         """A fresh index from every stored embedding of ``bundle_id``; saved before return."""
@@ -114,6 +123,7 @@ class IndexStore:
         for old in self.index_dir.glob("vectors-*.faiss"):
             if old.name != name:
                 old.unlink(missing_ok=True)
+        self.generation = generation
 
     def save_current(self, generation: int) -> None:
         """Save the live index as of the library's ``generation`` (the indexer calls this)."""

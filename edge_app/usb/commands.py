@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_app.enrich.passes import EnrichChoice, EnrichReport
 from edge_app.errors import EdgeError, ImportSessionError, NotFoundError
@@ -29,6 +30,9 @@ from edge_app.usb.detect import (
     request_for_folder,
 )
 from edge_app.usb.session import ImportProgress, ImportSession, IndexFn
+
+if TYPE_CHECKING:
+    from edge_app.packs.importer import PackReport
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,12 @@ def import_command(
     index: bool = True,
     on_done: Callable[[ImportReport], None] | None = None,
     enrich: EnrichChoice | None = None,
+    on_pack_done: Callable[[PackReport], None] | None = None,
 ) -> int:
     """``edge-app import PATH`` or ``edge-app import --device /dev/sdb1 --mount-point DIR``.
+
+    A source holding a library pack (``pack.json`` at its top or one folder down) is
+    imported as a pack (`edge_app.packs.stick`): nothing copied as new, nothing encoded.
 
     Returns 0 when done (even with some unreadable files: see the session's reason),
     75 when interrupted (resume by plugging the stick in again), 1 when failed. Domain
@@ -71,6 +79,11 @@ def import_command(
     Indexed photos are then tagged and read like the daemon does (`enrich` picks passes).
     """
     request = request_for(path, device, mount_point)
+    from edge_app.packs.stick import find_pack, import_pack_from  # lazy: packs import this
+
+    if (pack := find_pack(request.mount_point)) is not None:
+        asking = device is not None and settings.import_mode == "ask"
+        return import_pack_from(settings, request, pack, asking, on_pack_done)
     indexer = ContextIndexer(settings, enrich or EnrichChoice()) if index else None
     library = Library(settings.db_path)
     try:

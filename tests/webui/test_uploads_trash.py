@@ -261,6 +261,8 @@ def test_trash_leaves_at_once_and_restore_keeps_id_tags_and_text(
     ctx.library.delete_label_set(set_id)
     ctx.index_library()  # a later re-index neither drops nor duplicates it
     assert _id_of(client, name) == photo_id and _names(client, "a+photo").count(name) == 1
+
+
 def _saved_files(settings: Settings) -> list[Path]:
     return [p for p in _upload_dir(settings) if not p.name.startswith(".")]
 

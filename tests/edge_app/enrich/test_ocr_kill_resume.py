@@ -9,16 +9,14 @@ the same lines as an uninterrupted run, no doubled line, a consistent FTS index.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from edge_app.failpoints import KILL_HOOK_ENV
 from edge_app.library.store import Library
+from tests.edge_app.cli_process import edge_app_process
 from tests.edge_app.enrich.ocr_fixtures import write_text_photos
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,21 +27,8 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     """`edge-app COMMAND --json`; ``index`` only embeds (`--no-ocr`): the OCR pass is
     what this file kills."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop(KILL_HOOK_ENV, None)
-    if hook:
-        env[KILL_HOOK_ENV] = hook
-    cmd = [sys.executable, "-m", "edge_app", "--data-dir", str(data), "--bundle", str(bundle)]
-    return subprocess.run(
-        [*cmd, command, "--json", *(["--no-ocr"] if command == "index" else [])],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    extra = ["--no-ocr"] if command == "index" else []
+    return edge_app_process(data, bundle, command, "--json", *extra, hook=hook)
 
 
 def _lines(data: Path) -> dict[str, list[str]]:

@@ -1,0 +1,1 @@
+"""Library packs: photos indexed elsewhere (a Ray cluster), imported without encoding."""
