@@ -65,6 +65,7 @@ def served(data_dir: Path, bundle: Path, extra: dict[str, str]) -> Iterator[tupl
     port = _free_port()
     env = {**os.environ, "EDGE_DATA_DIR": str(data_dir), "EDGE_BUNDLE_DIR": str(bundle)}
     env.update({"EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port), "EDGE_DECODE_WORKERS": "1"})
+    env["EDGE_HTTP_REDIRECT_PORT"] = "0"
     env.update({"EDGE_TAG_BUILTIN_SETS": "", **extra})  # no tagging job between steps
     for name in ("EDGE_BACKEND", "NOTIFY_SOCKET"):
         env.pop(name, None)
@@ -73,10 +74,13 @@ def served(data_dir: Path, bundle: Path, extra: dict[str, str]) -> Iterator[tupl
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge_app.appliance.daemon"], env=env, stdout=out, stderr=out
         )
-    base = f"http://127.0.0.1:{port}"
+    base = f"https://127.0.0.1:{port}"
+    ca_file = data_dir / "tls" / "ca.pem"  # the box's CA, made on the first start
     try:
-        client = Client(base)
+        client = Client(base, ca_file)
         _wait_ready(proc, client, log_path)
+        # requests and Locust (a requests session) verify the box against its CA
+        os.environ["REQUESTS_CA_BUNDLE"] = str(ca_file)
         _wait_scan(client)
         yield proc.pid, base
     finally:
@@ -200,7 +204,8 @@ class _Monitor:
     """Samples the daemon's RSS and whether the import is running, once a second."""
 
     def __init__(self, base: str, pid: int) -> None:
-        self.client, self.pid = Client(base), pid
+        ca_file = Path(os.environ["REQUESTS_CA_BUNDLE"])  # the CA `served` trusts this run
+        self.client, self.pid = Client(base, ca_file), pid
         self.rss: list[float] = []
         self.importing: list[bool] = []
         self._stop = threading.Event()

@@ -57,10 +57,12 @@ class Daemon:
 
     def __init__(self, data_dir: Path, bundle: Path) -> None:
         self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"https://127.0.0.1:{self.port}"
+        self.ca_file = data_dir / "tls" / "ca.pem"  # the box's CA, made on the first start
         self.env = {
             **os.environ, "EDGE_DATA_DIR": str(data_dir), "EDGE_BUNDLE_DIR": str(bundle),
             "EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(self.port), "EDGE_DECODE_WORKERS": "1",
+            "EDGE_HTTP_REDIRECT_PORT": "0",
             "EDGE_TAG_BUILTIN_SETS": "",  # the import is the work under test, not tagging
         }  # fmt: skip
         self.env.pop("NOTIFY_SOCKET", None)
@@ -73,7 +75,12 @@ class Daemon:
                 [sys.executable, "-m", "edge_app.appliance.daemon"],
                 env=self.env, stdout=out, stderr=out,
             )  # fmt: skip
-        _wait_ready(self.proc, Client(self.base), self.log_path)
+        _wait_ready(self.proc, self.client(), self.log_path)
+        # requests (the load clients) verifies the box's certificate against its CA
+        os.environ["REQUESTS_CA_BUNDLE"] = str(self.ca_file)
+
+    def client(self) -> Client:
+        return Client(self.base, self.ca_file)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -124,7 +131,7 @@ def run_soak(cfg: SoakConfig, photos: Path, log: Log) -> dict[str, Any]:
     daemon = Daemon(cfg.data_dir, cfg.bundle)
     daemon.start()
     try:
-        client = Client(daemon.base)
+        client = daemon.client()
         client.login()
         _wait_scan(client)
         session = login(daemon.base)
@@ -150,7 +157,7 @@ def _load_with_kill(cfg: SoakConfig, daemon: Daemon, calls: list[Call], refs: di
     started = time.monotonic()
     for t in threads:
         t.start()
-    progress = _until_import_share(daemon.base, cfg.kill_at * cfg.import_photos, 300)
+    progress = _until_import_share(daemon, cfg.kill_at * cfg.import_photos, 300)
     log(f"soak: SIGKILL at {progress['done']}/{progress['total']} ({progress['state']})")
     daemon.kill()
     down_from = time.monotonic()
@@ -160,7 +167,7 @@ def _load_with_kill(cfg: SoakConfig, daemon: Daemon, calls: list[Call], refs: di
     stop.set()
     for t in threads:
         t.join(180)
-    client = Client(daemon.base)
+    client = daemon.client()
     client.login()
     _wait_scan(client)
     daemon.stop()
@@ -176,9 +183,9 @@ def _load_with_kill(cfg: SoakConfig, daemon: Daemon, calls: list[Call], refs: di
     }
 
 
-def _until_import_share(base: str, done: float, limit_s: float) -> dict[str, Any]:
+def _until_import_share(daemon: Daemon, done: float, limit_s: float) -> dict[str, Any]:
     """The import's progress once `done` photos are indexed (or when it is over)."""
-    client = Client(base)
+    client = daemon.client()
     client.login()
     deadline, started = time.monotonic() + limit_s, False
     while True:
@@ -196,7 +203,7 @@ def verify_library(cfg: SoakConfig) -> dict[str, Any]:
     """Every file once in the database; the saved index == the embedded photos."""
     from edge_app.errors import VectorIndexError
     from edge_app.library.store import Library
-    from edge_app.search.vector_index import IndexStore
+    from edge_app.search.index_store import IndexStore
     from edge_app.settings import Settings
     from engines.manifest import Manifest
 

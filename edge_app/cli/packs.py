@@ -34,13 +34,14 @@ def import_pack_args(p: argparse.ArgumentParser) -> None:
 
 def import_pack(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when the whole pack is in, 130 when stopped by a signal (re-run to resume)."""
-    from edge_app.cli.main import EXIT_INTERRUPTED, EXIT_OK, _open_context, _stop_on_signals
+    from edge_app.cli.exits import EXIT_INTERRUPTED, EXIT_OK, stop_on_signals
+    from edge_app.context import AppContext
     from edge_app.indexing.progress import TqdmBar
     from edge_app.packs.importer import import_pack as run
 
     quiet = args.json or not sys.stderr.isatty()
     with (
-        _open_context(settings) as ctx, _stop_on_signals() as stop,
+        AppContext.open(settings) as ctx, stop_on_signals() as stop,
         TqdmBar("importing pack", disable=quiet) as bar,
     ):  # fmt: skip
         ctx.progress.add_listener(bar)

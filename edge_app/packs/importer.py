@@ -39,7 +39,7 @@ from edge_app.library.roots import key_prefix
 from edge_app.library.store import Library
 from edge_app.packs import verify
 from edge_app.packs.format import INCLUDED, PackManifest, ShardEntry, ocr_rows, row_meta
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 from edge_app.usb.copy import (
     TEMP_PREFIX,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge_app.library.store import Library
-from edge_app.search.vector_index import IndexStore
+from edge_app.search.index_store import IndexStore
 from engines.manifest import Manifest
 from tests.edge_app.cli_process import edge_app_process
 from tests.edge_app.packs.conftest import N_PHOTOS, SHARD_ROWS
