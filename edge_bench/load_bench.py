@@ -60,8 +60,11 @@ class LoadConfig:
 
 
 @contextmanager
-def served(data_dir: Path, bundle: Path, extra: dict[str, str]) -> Iterator[tuple[int, str]]:
-    """`edge-app serve` on a free loopback port; yields (pid, base URL) once it answers."""
+def served(
+    data_dir: Path, bundle: Path, extra: dict[str, str]
+) -> Iterator[tuple[int, str, Path]]:
+    """`edge-app serve` on a free loopback port; yields (pid, base URL, the box's CA file)
+    once it answers (HTTPS, verified against that CA)."""
     port = _free_port()
     env = {**os.environ, "EDGE_DATA_DIR": str(data_dir), "EDGE_BUNDLE_DIR": str(bundle)}
     env.update({"EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port), "EDGE_DECODE_WORKERS": "1"})
@@ -79,10 +82,8 @@ def served(data_dir: Path, bundle: Path, extra: dict[str, str]) -> Iterator[tupl
     try:
         client = Client(base, ca_file)
         _wait_ready(proc, client, log_path)
-        # requests and Locust (a requests session) verify the box against its CA
-        os.environ["REQUESTS_CA_BUNDLE"] = str(ca_file)
         _wait_scan(client)
-        yield proc.pid, base
+        yield proc.pid, base, ca_file
     finally:
         proc.terminate()
         proc.wait(timeout=300)
@@ -111,19 +112,21 @@ def write_import(dest: Path, n: int, tag: str) -> None:
         (dest / f"{tag}-{i:05d}.jpg").write_bytes(seeds[i % 16] + f"{tag}-{i}".encode())
 
 
-def login(base: str) -> Any:
+def login(base: str, ca_file: Path) -> Any:
+    """A logged-in `requests.Session` that verifies the box against its CA."""
     import requests
 
     session = requests.Session()
+    session.verify = str(ca_file)
     reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=60)
     reply.raise_for_status()
     session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
     return session
 
 
-def reference_spec(base: str, photos: int, jpeg: bytes, path: Path, cap: int) -> Path:
+def reference_spec(base: str, ca_file: Path, photos: int, jpeg: bytes, path: Path, cap: int) -> Path:
     """Every call of the mix answered once by one client: what each answer must equal."""
-    session = login(base)
+    session = login(base, ca_file)
     ids = [
         r["id"] for r in session.get(f"{base}/api/timeline?limit=8", timeout=60).json()["results"]
     ]
@@ -150,17 +153,20 @@ def reference_spec(base: str, photos: int, jpeg: bytes, path: Path, cap: int) ->
     return path
 
 
-def run_step(base: str, pid: int, spec: Path, clients: int, cfg: LoadConfig) -> dict[str, Any]:
+def run_step(
+    base: str, ca_file: Path, pid: int, spec: Path, clients: int, cfg: LoadConfig
+) -> dict[str, Any]:
     """One Locust run of `clients` users for `step_s`; stats per kind and the checks."""
     out = spec.parent / f"step-{clients}-{time.monotonic_ns()}"
     env = {**os.environ, "EDGE_LOAD_SPEC": str(spec), "EDGE_LOAD_COUNTS": f"{out}.counts.json"}
+    env["REQUESTS_CA_BUNDLE"] = str(ca_file)  # Locust's requests session trusts the box's CA
     cmd = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "-u", str(clients), "-r", str(clients), "-t", f"{cfg.step_s:g}s", "-H", base,
         "--csv", str(out), "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "10",
         "--exit-code-on-error", "0",
     ]  # fmt: skip
-    monitor = _Monitor(base, pid)
+    monitor = _Monitor(base, ca_file, pid)
     with monitor:
         subprocess.run(cmd, env=env, check=True, timeout=cfg.step_s + 120, capture_output=True)
     counts = json.loads(Path(f"{out}.counts.json").read_text())
@@ -203,8 +209,7 @@ def _checks(counts: dict[str, int]) -> dict[str, Any]:
 class _Monitor:
     """Samples the daemon's RSS and whether the import is running, once a second."""
 
-    def __init__(self, base: str, pid: int) -> None:
-        ca_file = Path(os.environ["REQUESTS_CA_BUNDLE"])  # the CA `served` trusts this run
+    def __init__(self, base: str, ca_file: Path, pid: int) -> None:
         self.client, self.pid = Client(base, ca_file), pid
         self.rss: list[float] = []
         self.importing: list[bool] = []
@@ -236,16 +241,16 @@ def run_mode(
 ) -> list[dict[str, Any]]:
     rows = []
     imported = data_dir / "library" / f"import-{mode}"
-    with served(data_dir, cfg.bundle, BATCHING[mode]) as (pid, base):
+    with served(data_dir, cfg.bundle, BATCHING[mode]) as (pid, base, ca_file):
         spec = reference_spec(
-            base, cfg.photos, jpeg, data_dir / f"spec-{mode}.json", cfg.max_requests
+            base, ca_file, cfg.photos, jpeg, data_dir / f"spec-{mode}.json", cfg.max_requests
         )
         for importing in (False, True):
             if importing:
                 write_import(imported, cfg.import_photos, mode)
-                login(base).post(f"{base}/api/reindex", timeout=60).raise_for_status()
+                login(base, ca_file).post(f"{base}/api/reindex", timeout=60).raise_for_status()
             for n in cfg.clients:
-                row = run_step(base, pid, spec, n, cfg)
+                row = run_step(base, ca_file, pid, spec, n, cfg)
                 rows.append({"batching": mode, "import": importing, **row})
                 text = row["kinds"].get("text", {})
                 log(

@@ -76,8 +76,6 @@ class Daemon:
                 env=self.env, stdout=out, stderr=out,
             )  # fmt: skip
         _wait_ready(self.proc, self.client(), self.log_path)
-        # requests (the load clients) verifies the box's certificate against its CA
-        os.environ["REQUESTS_CA_BUNDLE"] = str(self.ca_file)
 
     def client(self) -> Client:
         return Client(self.base, self.ca_file)
@@ -104,7 +102,7 @@ def prepare(cfg: SoakConfig, photos: Path) -> None:
     PasswordStore(cfg.data_dir).set_password(PASSWORD)
 
 
-def clients_loop(base: str, calls: list[Call], refs: dict[str, Any], stop: threading.Event, tally: Tally, i: int) -> None:  # fmt: skip
+def clients_loop(daemon: Daemon, calls: list[Call], refs: dict[str, Any], stop: threading.Event, tally: Tally, i: int) -> None:  # fmt: skip
     import requests
 
     session: Any = None
@@ -112,8 +110,8 @@ def clients_loop(base: str, calls: list[Call], refs: dict[str, Any], stop: threa
     while not stop.is_set():
         call, r = calls[r % len(calls)], r + 7
         try:
-            session = session or login(base)
-            status, got = send(session, base, call, timeout=120)
+            session = session or login(daemon.base, daemon.ca_file)
+            status, got = send(session, daemon.base, call, timeout=120)
         except (requests.ConnectionError, requests.Timeout, OSError):
             with tally.lock:
                 tally.down += 1
@@ -134,7 +132,7 @@ def run_soak(cfg: SoakConfig, photos: Path, log: Log) -> dict[str, Any]:
         client = daemon.client()
         client.login()
         _wait_scan(client)
-        session = login(daemon.base)
+        session = login(daemon.base, daemon.ca_file)
         ids = [
             r["id"]
             for r in session.get(f"{daemon.base}/api/timeline?folder=base").json()["results"]
@@ -151,7 +149,7 @@ def run_soak(cfg: SoakConfig, photos: Path, log: Log) -> dict[str, Any]:
 def _load_with_kill(cfg: SoakConfig, daemon: Daemon, calls: list[Call], refs: dict[str, Any], log: Log) -> dict[str, Any]:  # fmt: skip
     stop, tally = threading.Event(), Tally()
     threads = [
-        threading.Thread(target=clients_loop, args=(daemon.base, calls, refs, stop, tally, i))
+        threading.Thread(target=clients_loop, args=(daemon, calls, refs, stop, tally, i))
         for i in range(cfg.clients)
     ]
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Many people at once, against the real waitress server of `edge-app serve`.
+"""Many people at once, against the real HTTPS server of `edge-app serve`.
 
 16 clients send the benchmark's mixed requests (text and image search, timeline, photo
 metadata, thumbnails, text embeddings) while an index job adds photos: no 5xx, every
@@ -24,11 +24,12 @@ import pytest
 import requests
 
 from build_engines.shapes import write_folder
-from edge_app.appliance.daemon import JobQueue, create_server
+from edge_app.appliance.daemon import JobQueue
 from edge_app.context import AppContext
 from edge_bench.load_mix import mixed_calls, same_answer, send
 from engines.batching import BatchPolicy
 from tests.webui.conftest import PASSWORD, admin_app, real_settings
+from tests.webui.live_server import LiveServer, live_server
 from webui.state import attach_jobs
 
 CLIENTS = 16
@@ -39,6 +40,7 @@ NEW_PHOTOS = 64
 @dataclasses.dataclass
 class Served:
     url: str
+    live: LiveServer
     ctx: AppContext
     staged: Path  # photos the index job will add
 
@@ -62,21 +64,20 @@ def served(
     attach_jobs(app, jobs)
     worker = threading.Thread(target=jobs.run_worker, daemon=True)
     worker.start()
-    server = create_server(app, settings, threads=CLIENTS, port=0)
-    threading.Thread(target=server.run, daemon=True).start()
     try:
-        yield Served(f"http://127.0.0.1:{server.effective_port}", ctx, staged)
+        with live_server(app, settings, threads=CLIENTS) as live:
+            yield Served(live.base_url, live, ctx, staged)
     finally:
-        server.close()
         jobs.close()
         stop.set()
         worker.join(timeout=60)
         ctx.close()
 
 
-def _session(base: str) -> requests.Session:
-    session = requests.Session()
-    reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=30)
+def _session(served: Served) -> requests.Session:
+    """A logged-in client that verifies the server against the box's CA."""
+    session = served.live.session()
+    reply = session.post(f"{served.url}/api/login", json={"password": PASSWORD}, timeout=30)
     assert reply.status_code == 200, reply.text
     session.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
     return session
@@ -94,12 +95,12 @@ def _query_jpeg(photos: list[Any]) -> bytes:
 def test_16_clients_with_an_index_job_get_only_their_own_answers(
     served: Served, shapes_photos: list[Any]
 ) -> None:
-    admin = _session(served.url)
+    admin = _session(served)
     ids = [r["id"] for r in admin.get(f"{served.url}/api/timeline?folder=base").json()["results"]]
     calls = mixed_calls(ids, _query_jpeg(shapes_photos), folder="base")
     reference = {c.name: send(admin, served.url, c) for c in calls}
     assert all(status == 200 for status, _ in reference.values()), reference
-    sessions = [_session(served.url) for _ in range(CLIENTS)]
+    sessions = [_session(served) for _ in range(CLIENTS)]
     shutil.copytree(served.staged, served.ctx.settings.library_dir / "new")
     assert admin.post(f"{served.url}/api/reindex", timeout=30).status_code in (200, 202)
     statuses: Counter[int] = Counter()
@@ -156,7 +157,7 @@ def test_a_full_tower_queue_answers_503_with_retry_after(
 ) -> None:
     batcher = served.ctx.encoder.batchers[1]  # the text tower's
     monkeypatch.setattr(batcher, "policy", BatchPolicy(max_batch=1, queue_size=1))
-    sessions = [_session(served.url) for _ in range(3)]
+    sessions = [_session(served) for _ in range(3)]
     answers: list[int] = []
 
     def search(i: int) -> None:
