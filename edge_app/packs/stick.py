@@ -17,7 +17,6 @@ from pathlib import Path
 from edge_app.packs.format import MANIFEST_NAME
 from edge_app.packs.importer import PackReport, import_pack
 from edge_app.settings import Settings
-from edge_app.usb.commands import EXIT_DONE, EXIT_INTERRUPTED, await_approval
 from edge_app.usb.detect import ImportRequest
 
 log = logging.getLogger(__name__)
@@ -37,15 +36,14 @@ def find_pack(mount_point: Path) -> Path | None:
 
 
 def import_pack_from(
-    settings: Settings, request: ImportRequest, pack: Path, asking: bool,
+    settings: Settings, request: ImportRequest, pack: Path,
     on_done: Callable[[PackReport], None] | None = None,
-) -> int:  # fmt: skip
-    """Import the stick's pack through a context of its own (the unit is its own process)."""
+) -> PackReport:  # fmt: skip
+    """Import the stick's pack through a context of its own (the unit is its own process);
+    the caller (`edge_app.usb.commands.import_command`) asks first where it must."""
     from edge_app.context import AppContext
 
     stop = threading.Event()
-    if asking and not await_approval(settings, request, stop.is_set):
-        return EXIT_DONE
     previous = _stop_on_sigterm(stop)
     try:
         with AppContext.open(settings) as ctx:
@@ -56,7 +54,7 @@ def import_pack_from(
     log.info("pack import from %s: %s", request.label, report.to_dict())
     if on_done is not None:
         on_done(report)
-    return EXIT_INTERRUPTED if report.stopped else EXIT_DONE
+    return report
 
 
 def _stop_on_sigterm(stop: threading.Event) -> signal.Handlers | None:

@@ -79,11 +79,17 @@ def import_command(
     Indexed photos are then tagged and read like the daemon does (`enrich` picks passes).
     """
     request = request_for(path, device, mount_point)
-    from edge_app.packs.stick import find_pack, import_pack_from  # lazy: packs import this
+    from edge_app.packs.stick import (  # lazy: Ray-free, but opens pyarrow
+        find_pack,
+        import_pack_from,
+    )
 
     if (pack := find_pack(request.mount_point)) is not None:
         asking = device is not None and settings.import_mode == "ask"
-        return import_pack_from(settings, request, pack, asking, on_pack_done)
+        if asking and not await_approval(settings, request, lambda: False):
+            return EXIT_DONE
+        report = import_pack_from(settings, request, pack, on_pack_done)
+        return EXIT_INTERRUPTED if report.stopped else EXIT_DONE
     indexer = ContextIndexer(settings, enrich or EnrichChoice()) if index else None
     library = Library(settings.db_path)
     try:
