@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge_app.errors import PackError
 from edge_app.library.ocr_store import OcrLineRow
-from edge_app.library.records import PhotoMeta
+from edge_app.library.records import PLACE_COLUMNS, PhotoMeta
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,7 +37,10 @@ PHOTOS_DIR = "photos"
 INCLUDED, ROOT = "included", "root"  # where the photo files are (PackManifest.photos_mode)
 
 #: PhotoMeta fields stored as columns (thumb_path is the box's own: derived on import).
-META_FIELDS = tuple(f.name for f in fields(PhotoMeta) if f.name != "thumb_path")
+# Place names are not in a pack: the box derives them from GPS with its own GeoNames table.
+META_FIELDS = tuple(
+    f.name for f in fields(PhotoMeta) if f.name != "thumb_path" and f.name not in PLACE_COLUMNS
+)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from edge_app.library.roots import key_prefix
 from edge_app.library.store import Library
 from edge_app.packs import verify
 from edge_app.packs.format import INCLUDED, PackManifest, ShardEntry, ocr_rows, row_meta
+from edge_app.search import places
 from edge_app.search.index_store import IndexStore
 from edge_app.settings import Settings
 from edge_app.usb.copy import (
@@ -179,6 +180,7 @@ class PackImporter:
         fresh = self._not_duplicates(rows, place)
         with ThreadPoolExecutor(verify.IO_THREADS, "pack-files") as pool:  # file I/O bound
             metas = list(pool.map(lambda row: self._photo(pack_dir, place, row), fresh))
+        metas = places.with_places(metas)  # the box names places, like its own indexer
         items = list(zip(metas, fresh, strict=True))
         state = ShardProgress(
             state.rows_done + len(rows), state.added + len(items),

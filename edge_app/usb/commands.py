@@ -88,8 +88,8 @@ def import_command(
         asking = device is not None and settings.import_mode == "ask"
         if asking and not await_approval(settings, request, lambda: False):
             return EXIT_DONE
-        report = import_pack_from(settings, request, pack, on_pack_done)
-        return EXIT_INTERRUPTED if report.stopped else EXIT_DONE
+        done = import_pack_from(settings, request, pack, on_pack_done)
+        return EXIT_INTERRUPTED if done.stopped else EXIT_DONE
     indexer = ContextIndexer(settings, enrich or EnrichChoice()) if index else None
     library = Library(settings.db_path)
     try:
