@@ -117,6 +117,7 @@ def login(base: str, ca_file: Path) -> Any:
     import requests
 
     session = requests.Session()
+    session.trust_env = False  # else a REQUESTS_CA_BUNDLE in the environment wins
     session.verify = str(ca_file)
     reply = session.post(f"{base}/api/login", json={"password": PASSWORD}, timeout=60)
     reply.raise_for_status()

@@ -132,6 +132,7 @@ def run_soak(cfg: SoakConfig, photos: Path, log: Log) -> dict[str, Any]:
         client = daemon.client()
         client.login()
         _wait_scan(client)
+        _wait_indexed(client, cfg.base_photos)
         session = login(daemon.base, daemon.ca_file)
         ids = [
             r["id"]
@@ -179,6 +180,16 @@ def _load_with_kill(cfg: SoakConfig, daemon: Daemon, calls: list[Call], refs: di
         "wrong_examples": tally.wrong[:5],
         **verify_library(cfg),
     }
+
+
+def _wait_indexed(client: Client, photos: int, limit_s: float = 300.0) -> None:
+    """Until the base photos are indexed: the start-up scan leaves files younger than
+    `watch_settle_s` to the watcher, so "done" alone can come before the photos are in."""
+    deadline = time.monotonic() + limit_s
+    while client.call("/api/status")["counts"].get("indexed", 0) < photos:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the daemon did not index the {photos} base photos in time")
+        time.sleep(0.2)
 
 
 def _until_import_share(daemon: Daemon, done: float, limit_s: float) -> dict[str, Any]:
