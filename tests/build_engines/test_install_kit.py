@@ -44,6 +44,16 @@ def _box(argv: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_kit_builder_needs_no_torch() -> None:
+    """`edge-build kit` runs in the lean .venv-app (README): no torch on its import path."""
+    code = (
+        "import sys; import build_engines.cli, build_engines.install_kit; "
+        "build_engines.cli.parser(); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_targets_check_their_input() -> None:
     target = Target("aarch64", "3.11", "2.28")
     assert target.platforms()[0] == "manylinux_2_28_aarch64"
