@@ -72,6 +72,15 @@ def test_requirements_name_unknown_extras() -> None:
         wheelhouse.requirements(REPO / "pyproject.toml", ["gpu"])
 
 
+def test_a_wheel_built_here_must_be_pure_python() -> None:
+    """sdist-only packages are built on the host: only a pure wheel runs on the box."""
+    target = Target("aarch64", "3.11")
+    wheelhouse.require_pure(Path("sdnotify-0.3.2-py3-none-any.whl"), "sdnotify", target)
+    compiled = Path("psutil-7.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+    with pytest.raises(WheelhouseError, match="psutil has no wheel for .*aarch64.*not pure"):
+        wheelhouse.require_pure(compiled, "psutil", target)
+
+
 def test_kit_refuses_a_used_folder_and_a_broken_bundle(tmp_path: Path) -> None:
     used = tmp_path / "used"
     used.mkdir()
