@@ -122,17 +122,22 @@ def download(reqs: Sequence[str], target: Target, dest: Path, pure: Path) -> lis
 
 def build_pure_wheel(requirement: str, pure: Path, target: Target) -> Path:
     """Build `requirement` from its source archive; only a pure-Python wheel fits the box."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=pure) as tmp:  # same filesystem: an atomic rename
         proc = _pip(["wheel", "--no-deps", "--no-binary=:all:", "-w", tmp, requirement])
         if proc.returncode != 0:
             raise WheelhouseError(f"building {requirement} failed:\n{_tail(proc.stderr)}")
         (wheel,) = Path(tmp).glob("*.whl")
-        if not wheel.name.endswith("-none-any.whl"):
-            raise WheelhouseError(
-                f"{requirement} has no wheel for {target} and is not pure Python "
-                f"({wheel.name}): build it on such a box (pip wheel) and add it to the kit"
-            )
+        require_pure(wheel, requirement, target)
         return Path(wheel.replace(pure / wheel.name))
+
+
+def require_pure(wheel: Path, requirement: str, target: Target) -> None:
+    """A wheel built on this host fits `target` only when it is pure Python."""
+    if not wheel.name.endswith("-none-any.whl"):
+        raise WheelhouseError(
+            f"{requirement} has no wheel for {target} and is not pure Python "
+            f"({wheel.name}): build it on such a box (pip wheel) and add it to the kit"
+        )
 
 
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -305,7 +305,11 @@ def _duplicates(args: argparse.Namespace, settings: Settings) -> int:
 # ------------------------------------------------------------------------------- demo
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--photos", type=Path, help="your own photo folder (default: samples)")
-    p.add_argument("--model", help="model to build when no bundle is set (default toy-shapes)")
+    p.add_argument(
+        "--model",
+        help="build this model's bundle now (needs the builder, torch); default: the pre-built "
+        "toy-shapes bundle",
+    )
     p.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     appl.serve_args(p)
 
@@ -351,7 +355,9 @@ SUBCOMMANDS: list[Subcommand] = [
         roots_cli.roots,
     ),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
-    Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
+    Subcommand(
+        "demo", "toy model unless a bundle is set, index samples, search", _demo_args, _demo
+    ),
     Subcommand(
         "serve",
         "run the daemon: web UI, API and indexer",

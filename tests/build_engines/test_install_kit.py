@@ -44,6 +44,16 @@ def _box(argv: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_kit_builder_needs_no_torch() -> None:
+    """`edge-build kit` runs in the lean .venv-app (README): no torch on its import path."""
+    code = (
+        "import sys; import build_engines.cli, build_engines.install_kit; "
+        "build_engines.cli.parser(); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_targets_check_their_input() -> None:
     target = Target("aarch64", "3.11", "2.28")
     assert target.platforms()[0] == "manylinux_2_28_aarch64"
@@ -60,6 +70,15 @@ def test_requirements_name_unknown_extras() -> None:
     assert not wheelhouse.forbidden(r.split(">")[0].split("=")[0] for r in reqs)
     with pytest.raises(WheelhouseError, match="extras \\['gpu'\\]"):
         wheelhouse.requirements(REPO / "pyproject.toml", ["gpu"])
+
+
+def test_a_wheel_built_here_must_be_pure_python() -> None:
+    """sdist-only packages are built on the host: only a pure wheel runs on the box."""
+    target = Target("aarch64", "3.11")
+    wheelhouse.require_pure(Path("sdnotify-0.3.2-py3-none-any.whl"), "sdnotify", target)
+    compiled = Path("psutil-7.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+    with pytest.raises(WheelhouseError, match="psutil has no wheel for .*aarch64.*not pure"):
+        wheelhouse.require_pure(compiled, "psutil", target)
 
 
 def test_kit_refuses_a_used_folder_and_a_broken_bundle(tmp_path: Path) -> None:
