@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,3 +106,17 @@ def test_daemon_reads_and_tags_a_cli_indexed_library_by_itself(
     with Library.open_reader(data / "library.db") as lib:
         assert lib.ocr_counts() == {"done": 4, "no_text": 1, "failed": 0, "pending": 0}
         assert [s.name for s in lib.list_label_sets()] == ["everyday"]
+
+
+def test_index_with_a_damaged_ocr_model_still_indexes_and_says_why_no_text_was_read(
+    tmp_path: Path, ocr_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "bundle"
+    shutil.copytree(ocr_bundle, broken)
+    rec = broken / "ocr" / "ocr_rec_fp32.onnx"
+    rec.write_bytes(rec.read_bytes()[:-100] + b"x" * 100)
+    write_text_photos(tmp_path / "data" / "library")
+    base = ["--data-dir", str(tmp_path / "data"), "--bundle", str(broken)]
+    code, out = _run(capsys, *base, "index", "--no-tags")
+    assert code == EXIT_OK and "(5 encoded, 0 reused)." in out
+    assert "No text read: " in out and "ocr_rec_fp32.onnx" in out and "5 waiting." in out
