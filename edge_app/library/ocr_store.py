@@ -35,6 +35,22 @@ WHOLE, INSIDE = 2, 1  # match_rank: the phrase as whole words / inside a longer 
 # Scripts written without spaces between words (CJK ideographs, kana): substrings match.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
+
+def _fts_over(column: str) -> tuple[str, ...]:
+    """The trigram index over one column of `ocr_lines`, kept in step by triggers."""
+    return (
+        f"""CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        {column}, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+        f"""CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, {column}) VALUES (new.id, new.{column});
+    END""",
+        f"""CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, {column}) VALUES ('delete', old.id, old.{column});
+    END""",
+    )
+
+
 OCR_SCHEMA = (
     """CREATE TABLE ocr_status (
         photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
@@ -56,15 +72,7 @@ OCR_SCHEMA = (
         box TEXT NOT NULL,
         UNIQUE (photo_id, line_no)
     )""",
-    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
-        text, content='ocr_lines', content_rowid='id', tokenize='trigram'
-    )""",
-    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(rowid, text) VALUES (new.id, new.text);
-    END""",
-    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END""",
+    *_fts_over("text"),
 )
 
 # Schema v6: the trigram index covers `folded` (casefolded, accents removed, by `fold`), so
@@ -75,15 +83,7 @@ OCR_FOLD_SCHEMA = (
     "DROP TRIGGER ocr_lines_ai",
     "DROP TRIGGER ocr_lines_ad",
     "DROP TABLE ocr_fts",
-    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
-        folded, content='ocr_lines', content_rowid='id', tokenize='trigram'
-    )""",
-    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(rowid, folded) VALUES (new.id, new.folded);
-    END""",
-    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(ocr_fts, rowid, folded) VALUES ('delete', old.id, old.folded);
-    END""",
+    *_fts_over("folded"),
 )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from edge_app.cli.main import EXIT_OK, main
 from edge_app.enrich.passes import tag_progress
 from edge_app.library.store import Library
 from engines.manifest import Manifest
-from tests.edge_app.enrich.ocr_fixtures import write_text_photos
+from tests.edge_app.enrich.ocr_fixtures import damaged_ocr_copy, write_text_photos
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -111,10 +110,7 @@ def test_daemon_reads_and_tags_a_cli_indexed_library_by_itself(
 def test_index_with_a_damaged_ocr_model_still_indexes_and_says_why_no_text_was_read(
     tmp_path: Path, ocr_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = tmp_path / "bundle"
-    shutil.copytree(ocr_bundle, broken)
-    rec = broken / "ocr" / "ocr_rec_fp32.onnx"
-    rec.write_bytes(rec.read_bytes()[:-100] + b"x" * 100)
+    broken = damaged_ocr_copy(ocr_bundle, tmp_path / "bundle")
     write_text_photos(tmp_path / "data" / "library")
     base = ["--data-dir", str(tmp_path / "data"), "--bundle", str(broken)]
     code, out = _run(capsys, *base, "index", "--no-tags")
