@@ -91,6 +91,7 @@ def enrich(
     """Tag stale label sets, then read the text of photos not read yet (as enabled)."""
     from edge_app.enrich.ocr_pass import run_ocr
     from edge_app.tags.jobs import tag_library
+    from engines.errors import OcrUnavailableError
 
     choice = choice or EnrichChoice()
     report = EnrichReport()
@@ -104,5 +105,8 @@ def enrich(
     if reason is not None:
         report.skipped.append(reason)
     elif ocr_pending(ctx.library):
-        report.ocr = run_ocr(ctx.settings, ctx.library, ocr_progress, stop)
+        try:
+            report.ocr = run_ocr(ctx.settings, ctx.library, ocr_progress, stop)
+        except OcrUnavailableError as exc:  # the photos stay indexed and searchable
+            report.skipped.append(f"no text read: {exc}")
     return report

@@ -47,14 +47,15 @@ def test_ocr_bench_reports_quality_and_speed(tmp_path: Path, ocr_bundle: Path) -
                        "--bundle", str(ocr_bundle), "--out", str(out)])  # fmt: skip
     assert code == 0
     payload = json.loads((out / "ocr.json").read_text(encoding="utf-8"))
-    assert set(payload["backends"]) == {"onnxruntime", "openvino:fp32"}
+    row = f"{ocr_bundle.name}: PP-OCRv4 det + PP-OCRv6 rec det 960"  # the bundle's own size
+    assert set(payload["backends"]) == {f"{row} onnxruntime", f"{row} openvino:fp32"}
     for m in payload["backends"].values():
         assert m["box_recall"] == 1.0 and m["word_recall"] >= 0.8  # "PART 4711" is two words
         assert m["cer_detected"] <= 0.1 and m["find_by_word_recall_at_1"] == 1.0
         assert m["gated_no_text"] == 1 and m["photos_per_s"] > 0
     assert payload["machine"]["cpu_flags"] is not None
     md = (out / "ocr.md").read_text(encoding="utf-8")
-    assert "edge-bench ocr --images" in md and "| openvino:fp32 |" in md
+    assert "edge-bench ocr --images" in md and f"| {row} openvino:fp32 |" in md
 
 
 def test_ocr_bench_with_an_empty_truth_file_is_a_clear_error(

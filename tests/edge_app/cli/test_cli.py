@@ -89,7 +89,7 @@ def test_human_output_and_errors(
 ) -> None:
     base = _base(data, tiny_bundle)
     code, out, _ = _run(capsys, *base, "index")
-    assert code == EXIT_OK and "(8 encoded, 0 reused)." in out and "trip/broken.jpg" in out
+    assert code == EXIT_OK and "(8 encoded, 1 reused)." in out and "trip/broken.jpg" in out
     assert "Tagged " in out or "Tags were already up to date." in out  # enrichment ran
     assert "The bundle has no OCR models" in out  # the tiny bundle: says why no text was read
     code, _, err = _run(capsys, *base, "index", str(tmp_path))

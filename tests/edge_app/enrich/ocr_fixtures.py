@@ -26,3 +26,13 @@ def write_text_photos(folder: Path) -> dict[str, Path]:
     out[NO_TEXT[0]] = folder / NO_TEXT[0]
     background(NO_TEXT[1], 1.2).save(out[NO_TEXT[0]], quality=92)
     return out
+
+
+def damaged_ocr_copy(bundle: Path, dest: Path) -> Path:
+    """A copy of `bundle` whose recognition model's last 100 bytes are overwritten."""
+    import shutil
+
+    shutil.copytree(bundle, dest)
+    rec = dest / "ocr" / "ocr_rec_fp32.onnx"
+    rec.write_bytes(rec.read_bytes()[:-100] + b"x" * 100)
+    return dest

@@ -19,7 +19,7 @@ from edge_app.cli.main import EXIT_OK, main
 from edge_app.enrich.passes import tag_progress
 from edge_app.library.store import Library
 from engines.manifest import Manifest
-from tests.edge_app.enrich.ocr_fixtures import write_text_photos
+from tests.edge_app.enrich.ocr_fixtures import damaged_ocr_copy, write_text_photos
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -105,3 +105,14 @@ def test_daemon_reads_and_tags_a_cli_indexed_library_by_itself(
     with Library.open_reader(data / "library.db") as lib:
         assert lib.ocr_counts() == {"done": 4, "no_text": 1, "failed": 0, "pending": 0}
         assert [s.name for s in lib.list_label_sets()] == ["everyday"]
+
+
+def test_index_with_a_damaged_ocr_model_still_indexes_and_says_why_no_text_was_read(
+    tmp_path: Path, ocr_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = damaged_ocr_copy(ocr_bundle, tmp_path / "bundle")
+    write_text_photos(tmp_path / "data" / "library")
+    base = ["--data-dir", str(tmp_path / "data"), "--bundle", str(broken)]
+    code, out = _run(capsys, *base, "index", "--no-tags")
+    assert code == EXIT_OK and "(5 encoded, 0 reused)." in out
+    assert "No text read: " in out and "ocr_rec_fp32.onnx" in out and "5 waiting." in out

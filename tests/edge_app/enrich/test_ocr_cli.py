@@ -7,14 +7,13 @@ a real SQLite library, real FAISS and the bundle's ONNX/OpenVINO runners.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from edge_app.cli.main import main
 from edge_app.library.store import Library
-from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, write_text_photos
+from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, damaged_ocr_copy, write_text_photos
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +106,7 @@ def test_damaged_ocr_model_is_a_clear_error_and_search_still_works(
     indexed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, bundle = indexed
-    broken = tmp_path / "bundle"
-    shutil.copytree(bundle, broken)
-    rec = broken / "ocr" / "ocr_rec_fp32.onnx"
-    rec.write_bytes(rec.read_bytes()[:-100] + b"x" * 100)
+    broken = damaged_ocr_copy(bundle, tmp_path / "bundle")
     base = ["--data-dir", str(data), "--bundle", str(broken)]
     capsys.readouterr()
     assert main([*base, "ocr"]) == 3
