@@ -89,6 +89,9 @@ def parser() -> argparse.ArgumentParser:
     oc.add_argument("--from", dest="source", type=Path, help="folder of PP-OCR .onnx models")
     oc.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino")
     oc.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16 (default fp32)")
+    fa = sub.add_parser("add-faces", help="add dlib's face models (People) to a bundle")
+    fa.add_argument("bundle", type=Path)
+    fa.add_argument("--from", dest="source", type=Path, help="folder of dlib .dat models")
     ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
     ve.add_argument("bundle", type=Path)
     ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
@@ -158,6 +161,16 @@ def _add_ocr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_faces(args: argparse.Namespace) -> int:
+    from build_engines.face_models import add_faces
+
+    spec = add_faces(args.bundle, args.source)
+    print(f"face models: {spec.source}; runtime {spec.runtime}")
+    for role, text in sorted(spec.licenses.items()):
+        print(f"  {role}: {text}")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from build_engines.api import verify_bundle
 
@@ -205,7 +218,8 @@ def _train_toy(args: argparse.Namespace) -> int:
 
 
 QUIET_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "nncf")
-COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr}
+COMMANDS = {"export": _export, "verify": _verify, "train-toy": _train_toy, "add-ocr": _add_ocr,
+            "add-faces": _add_faces}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,3 +47,11 @@ class LabelError(EdgeError):
 
 class LabelConflictError(LabelError):
     """A label set or label with that name already exists, or changed while tagging ran."""
+
+
+class FacesError(EdgeError):
+    """A People (faces) request cannot be done: disabled, unknown person, name taken..."""
+
+
+class FacesDisabledError(FacesError):
+    """People is turned off (``faces_enabled``): nothing about faces is stored or shown."""

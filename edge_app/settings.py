@@ -91,6 +91,13 @@ class Settings:
     ocr_det_side: int = 960  # text detection runs on at most this long a resize (1280: +recall)
     tag_threshold: float = 3.0  # calibrated tag score (robust z, docs/TAGS.md) to assign a tag
     tag_builtin_sets: str = "everyday"  # comma-separated built-in label sets the daemon installs
+    # People (faces) is switched on by the admin at run time (library meta, off by default);
+    # these only tune it. Threshold and sizes: docs/benchmarks/faces-cpu/
+    faces_model_dir: Path | None = None  # dlib face models (None = bundle_dir/faces)
+    faces_detector: str = "hog"  # hog (fast, dlib built-in) | mmod (CNN: ~30x slower on a CPU)
+    faces_det_side: int = 1024  # detection image long side: cost per photo, smallest face found
+    faces_threshold: float = 0.5  # descriptor distance to join a person (dlib: same person < 0.6)
+    faces_min_quality: float = 0.3  # smaller/weaker faces are stored but never clustered
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -111,6 +118,11 @@ class Settings:
             object.__setattr__(self, name, defaults[name] if value == DERIVED else Path(value))
         object.__setattr__(self, "library_roots", tuple(Path(p) for p in self.library_roots))
         _validate(self)
+
+    @property
+    def faces_models(self) -> Path:
+        """Folder of the dlib face models (``faces_model_dir``, else the bundle's faces/)."""
+        return Path(self.faces_model_dir) if self.faces_model_dir else self.bundle_dir / "faces"
 
     def ensure_dirs(self) -> None:
         """Create the writable directories; called by the daemon, never at import."""
@@ -270,6 +282,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ocr_det_side": _as_int,
     "tag_threshold": _as_float,
     "tag_builtin_sets": lambda raw: _as_str(raw).strip(),
+    "faces_model_dir": _as_path,
+    "faces_detector": lambda raw: _as_str(raw).lower(),
+    "faces_det_side": _as_int,
+    "faces_threshold": _as_float,
+    "faces_min_quality": _as_float,
 }
 
 
@@ -312,6 +329,10 @@ def _validate(s: Settings) -> None:
         (s.ocr_max_side >= 64, f"ocr_max_side must be >= 64, got {s.ocr_max_side}"),
         (s.ocr_det_side >= 64, f"ocr_det_side must be >= 64, got {s.ocr_det_side}"),
         (0.0 < s.tag_threshold <= 50.0, f"tag_threshold must be in (0, 50], got {s.tag_threshold}"),
+        (s.faces_detector in ("hog", "mmod"), f"faces_detector must be hog or mmod, got {s.faces_detector!r}"),
+        (s.faces_det_side >= 160, f"faces_det_side must be >= 160, got {s.faces_det_side}"),
+        (0.0 < s.faces_threshold < 2.0, f"faces_threshold must be in (0, 2), got {s.faces_threshold}"),
+        (0.0 <= s.faces_min_quality <= 1.0, f"faces_min_quality must be in 0..1, got {s.faces_min_quality}"),
     ]
     for ok, message in checks:
         if not ok:

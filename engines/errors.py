@@ -31,3 +31,7 @@ class InputSpecError(EngineError):
 
 class OcrUnavailableError(BundleError):
     """The bundle has no OCR models, or they are missing or damaged (semantic search still works)."""
+
+
+class FaceModelError(BundleError):
+    """The face models are missing, damaged or dlib is not installed (the rest still works)."""

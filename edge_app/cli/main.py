@@ -32,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import appliance as appl
+from edge_app.cli import faces as faces_cli
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import roots as roots_cli
 from edge_app.cli import tags as tags_cli
@@ -406,6 +407,8 @@ SUBCOMMANDS: list[Subcommand] = [
         roots_cli.roots,
     ),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
+    Subcommand("faces", "People: find, group and name faces (opt-in)", faces_cli.faces_args,
+               faces_cli.faces),  # fmt: skip
     Subcommand("demo", "build a toy model if needed, index samples, search", _demo_args, _demo),
     Subcommand(
         "serve",

@@ -190,12 +190,21 @@ def _v5_label_sets_and_tags(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_photo_tags_label ON photo_tags(label_id, score)")
 
 
+def _v6_faces_and_people(conn: sqlite3.Connection) -> None:
+    """People (opt-in): faces with box, quality, descriptor; people; per-photo face status."""
+    from edge_app.library.face_store import FACES_SCHEMA
+
+    for statement in FACES_SCHEMA:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_photos_and_meta,
     _v2_imports_and_filters,
     _v3_photo_roots,
     _v4_ocr_text,
     _v5_label_sets_and_tags,
+    _v6_faces_and_people,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

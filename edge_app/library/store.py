@@ -29,8 +29,10 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.browse import Browse
 from edge_app.library.connection import GENERATION_KEY
+from edge_app.library.face_store import PERSON_PHOTOS_SQL
 from edge_app.library.import_log import ImportLog
 from edge_app.library.ocr_store import OcrStore
+from edge_app.library.people_store import PeopleStore
 from edge_app.library.records import (
     PHOTO_STATUSES,
     ImportFile,
@@ -87,7 +89,7 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore):
+class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, PeopleStore):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -347,6 +349,9 @@ def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     if flt.has_gps is not None:
         gps = "gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
         parts.append(f"({gps})" if flt.has_gps else f"NOT ({gps})")
+    for i, name in enumerate(flt.people):  # see edge_app.library.face_store
+        parts.append(f"id IN ({PERSON_PHOTOS_SQL.format(param=f'person{i}')})")
+        params[f"person{i}"] = name
     for i, tag in enumerate(flt.tags):  # see edge_app.library.tags
         parts.append(f"id IN ({TAGGED_PHOTOS_SQL.format(param=f'tag{i}')})")
         params[f"tag{i}"] = tag
