@@ -55,3 +55,7 @@ class FacesError(EdgeError):
 
 class FacesDisabledError(FacesError):
     """People is turned off (``faces_enabled``): nothing about faces is stored or shown."""
+
+
+class PeopleHiddenError(FacesError):
+    """A guest asked for People, which the admin has not shared with guests."""

@@ -17,11 +17,14 @@ from werkzeug.exceptions import HTTPException
 
 from edge_app.errors import (
     EdgeError,
+    FacesDisabledError,
+    FacesError,
     ImageDecodeError,
     LabelConflictError,
     LabelError,
     NotFoundError,
     PathOutsideLibraryError,
+    PeopleHiddenError,
     QueryError,
 )
 from webui import (
@@ -29,6 +32,8 @@ from webui import (
     api_spec,
     auth,
     gallery_api,
+    people_api,
+    people_views,
     roots,
     tags_api,
     tags_views,
@@ -57,6 +62,9 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UploadError, 400),
     (LabelConflictError, 409),
     (LabelError, 400),
+    (PeopleHiddenError, 403),
+    (FacesDisabledError, 409),
+    (FacesError, 400),
 )
 
 
@@ -82,6 +90,8 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(tags_api.bp)
     app.register_blueprint(tags_views.bp)
     app.register_blueprint(gallery_api.bp)
+    app.register_blueprint(people_api.bp)
+    app.register_blueprint(people_views.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

@@ -112,11 +112,7 @@ class FacePass:
     def _one(self, item: FaceTodo, n: int, report: FaceReport, progress: Progress) -> None:
         t0 = time.perf_counter()
         try:
-            rgb = load_for_ocr(
-                self.settings.library_dir / item.rel_path,
-                self.settings.faces_det_side,
-                self.settings.max_image_pixels,
-            )
+            rgb = self.load(item)
             found = self.finder.analyse(rgb)
         except (ImageDecodeError, EngineError) as exc:
             self._fail(item, str(exc), report, progress)
@@ -133,6 +129,11 @@ class FacePass:
         report.faces += len(rows)
         report.assigned += sum(r.person_id is not None for r in rows)
         progress.advance(1, current=item.rel_path)
+
+    def load(self, item: FaceTodo) -> np.ndarray:
+        """Upright RGB at most ``faces_det_side`` long (JPEG draft decode: cheap)."""
+        s = self.settings
+        return load_for_ocr(s.library_dir / item.rel_path, s.faces_det_side, s.max_image_pixels)
 
     def _rows(
         self, photo_id: int, found: list[FoundFace], shape: tuple[int, ...], report: FaceReport

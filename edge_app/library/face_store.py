@@ -222,6 +222,13 @@ class FaceStore(SqliteStore):
         )
         return [face_from_row(r) for r in rows]
 
+    def faces_by_ids(self, face_ids: Sequence[int]) -> list[StoredFace]:
+        rows = self._rows(
+            f"SELECT {_FACE_COLUMNS} FROM faces f WHERE f.id IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(i) for i in face_ids])],
+        )
+        return [face_from_row(r) for r in rows]
+
     def face_embeddings(self, face_ids: Sequence[int]) -> np.ndarray:
         rows = self._rows(
             "SELECT embedding FROM faces WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",

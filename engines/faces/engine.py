@@ -18,6 +18,7 @@ holds ``self._lock``: one engine is one runner, as the CLIP runners are.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,8 @@ class FaceEngine(Closing):
         self.spec = verify_face_models(folder) if verify else FaceModelSpec.load(folder)
         self.detector_name, self.det_side, self.min_score = detector, det_side, min_score
         self._lock = threading.Lock()
+        self.last_seconds = (0.0, 0.0)  # (detection, landmarks + chips + descriptors) of the last call
+        self.last_cpu_describe = 0.0  # CPU seconds of this thread for the second part
         try:
             self._sp = dlib.shape_predictor(str(self.spec.path(folder, "landmarks5")))
             self._rec = dlib.face_recognition_model_v1(str(self.spec.path(folder, "descriptor")))
@@ -103,20 +106,33 @@ class FaceEngine(Closing):
         with self._lock:
             if self._rec is None:
                 raise FaceModelError("the face engine was closed")
+            t0 = time.perf_counter()
             found = self._detect(det_img)
-            if not found:
-                return []
-            shapes = self._dlib.full_object_detections()
-            for rect, _ in found:
-                shapes.append(self._sp(det_img, rect))
-            chips = self._dlib.get_face_chips(
-                det_img, shapes, self.spec.chip_size, self.spec.chip_padding
-            )
-            vectors = self._rec.compute_face_descriptor(chips)
+            t1, c1 = time.perf_counter(), time.thread_time()
+            chips, vectors = self._describe(det_img, [rect for rect, _ in found])
+            self.last_seconds = (t1 - t0, time.perf_counter() - t1)
+            self.last_cpu_describe = time.thread_time() - c1
         return [
             FoundFace(_unscale(rect, scale, rgb.shape), score, np.asarray(vec, np.float32), chip)
             for (rect, score), vec, chip in zip(found, vectors, chips, strict=True)
         ]
+
+    def describe_box(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Descriptor of the face in a given box (benchmarks: a crop where detection failed)."""
+        rect = self._dlib.rectangle(*box)
+        with self._lock:
+            _, vectors = self._describe(np.ascontiguousarray(rgb), [rect])
+        return np.asarray(vectors[0], np.float32)
+
+    def _describe(self, img: np.ndarray, rects: Sequence[Any]) -> tuple[list[Any], Any]:
+        """Landmarks, aligned chips and descriptors (the caller holds the lock)."""
+        if not rects:
+            return [], []
+        shapes = self._dlib.full_object_detections()
+        for rect in rects:
+            shapes.append(self._sp(img, rect))
+        chips = self._dlib.get_face_chips(img, shapes, self.spec.chip_size, self.spec.chip_padding)
+        return chips, self._rec.compute_face_descriptor(chips)
 
     def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """Descriptors of already aligned 150x150 chips (benchmarks on LFW-style crops)."""
