@@ -131,16 +131,8 @@ class FaceStore(SqliteStore):
 
     def photos_needing_faces(self, limit: int | None = None) -> list[FaceTodo]:
         """Indexed photos without a face status for their current content, by id."""
-        sql = (
-            "SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN face_status s "
-            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND "
-            "(s.photo_id IS NULL OR s.sha256 IS NOT p.sha256) ORDER BY p.id"
-        )
-        params: list[Any] = []
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [FaceTodo(r["id"], r["rel_path"], r["sha256"]) for r in self._rows(sql, params)]
+        rows = self.pending_photos("face_status", limit)
+        return [FaceTodo(r["id"], r["rel_path"], r["sha256"]) for r in rows]
 
     def record_faces(
         self, photo_id: int, sha256: str | None, state: str, faces: Sequence[FaceRow] = (),
@@ -200,14 +192,7 @@ class FaceStore(SqliteStore):
 
     def face_counts(self) -> dict[str, int]:
         """Photos done / no_faces / failed / pending, faces found, assigned, people."""
-        counts = dict.fromkeys(FACE_STATES, 0)
-        rows = self._rows(
-            "SELECT s.state, COUNT(*) AS n FROM face_status s JOIN photos p ON p.id = s.photo_id "
-            "AND p.sha256 IS s.sha256 AND p.status = 'indexed' GROUP BY s.state"
-        )
-        counts.update({r["state"]: int(r["n"]) for r in rows})
-        indexed = self._rows("SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed'")
-        counts["pending"] = int(indexed[0]["n"]) - sum(counts[s] for s in FACE_STATES)
+        counts = self.state_counts("face_status", FACE_STATES)
         one = self._rows(
             "SELECT (SELECT COUNT(*) FROM faces) AS faces, (SELECT COUNT(*) FROM faces WHERE "
             "person_id IS NOT NULL) AS assigned, (SELECT COUNT(*) FROM people) AS people"

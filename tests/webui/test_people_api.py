@@ -12,21 +12,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from edge_app.cli.main import main
-from tests.edge_app.faces.faces_fixtures import FACE_PHOTOS, write_face_photos
+from tests.edge_app.faces.faces_fixtures import FACE_PHOTOS, scanned_library
 from tests.webui.conftest import admin_app, real_settings
 from webui.state import web_state
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory, faces_bundle: Path) -> Path:
-    data = tmp_path_factory.mktemp("people-api") / "data"
-    write_face_photos(data / "library")
-    base = ["--data-dir", str(data), "--bundle", str(faces_bundle)]
-    assert main([*base, "index", "--json"]) == 0
-    assert main([*base, "faces", "on"]) == 0
-    assert main([*base, "faces", "run", "--json"]) == 0
-    return data
+    return scanned_library(tmp_path_factory.mktemp("people-api") / "data", faces_bundle)
 
 
 @pytest.fixture

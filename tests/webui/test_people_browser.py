@@ -52,7 +52,7 @@ def _wait(page: Any, url: str, ready: Any, what: str) -> Any:
 
 
 def _check_layout(
-    browser: Any, state: dict[str, Any], base: str, path: str, out: Path
+    browser: Any, state: Any, base: str, path: str, out: Path
 ) -> list[str]:
     problems: list[str] = []
     for size, (width, height) in SIZES.items():

@@ -39,3 +39,15 @@ def write_new_face_photo(folder: Path, name: str = "astro_new.jpg") -> Path:
     path = folder / name
     canvas.save(path, quality=90)
     return path
+
+
+def scanned_library(data: Path, bundle: Path) -> Path:
+    """`data` with the photos indexed, People on and the face pass run (the real CLI)."""
+    from edge_app.cli.main import main
+
+    write_face_photos(data / "library")
+    base = ["--data-dir", str(data), "--bundle", str(bundle)]
+    assert main([*base, "index", "--json"]) == 0
+    assert main([*base, "faces", "on"]) == 0
+    assert main([*base, "faces", "run", "--json"]) == 0
+    return data

@@ -15,19 +15,17 @@ import pytest
 
 from edge_app.cli.main import EXIT_ENGINE, EXIT_ERROR, EXIT_USAGE, main
 from edge_app.library.store import Library
-from tests.edge_app.faces.faces_fixtures import FACE_PHOTOS, write_face_photos, write_new_face_photo
+from tests.edge_app.faces.faces_fixtures import (
+    FACE_PHOTOS,
+    scanned_library,
+    write_new_face_photo,
+)
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory, faces_bundle: Path) -> Path:
     """A data dir indexed, People turned on, faces found and grouped (once per module)."""
-    data = tmp_path_factory.mktemp("faces-cli") / "data"
-    write_face_photos(data / "library")
-    base = ["--data-dir", str(data), "--bundle", str(faces_bundle)]
-    assert main([*base, "index", "--json"]) == 0
-    assert main([*base, "faces", "on"]) == 0
-    assert main([*base, "faces", "run", "--json"]) == 0
-    return data
+    return scanned_library(tmp_path_factory.mktemp("faces-cli") / "data", faces_bundle)
 
 
 @pytest.fixture
