@@ -187,7 +187,19 @@ def _verify(args: argparse.Namespace) -> int:
             f"  {r.key:32s} {ok}     min cos {r.parity.min_cosine:.5f} (gate {r.threshold})"
             f"  {_agreement_text(r)}"
         )
+    _verify_faces(args.bundle)
     return 1 if failed else 0
+
+
+def _verify_faces(bundle: Path) -> None:
+    """Checksums of the face models the manifest points at (FaceModelError if damaged)."""
+    from engines.faces.models import verify_face_models
+    from engines.manifest import Manifest
+
+    ref = Manifest.load(bundle).faces
+    if ref is not None:
+        spec = verify_face_models(bundle / Path(ref).parent)
+        print(f"  face models: checksums OK ({spec.source})")
 
 
 def _agreement_text(r: ParityReport) -> str:
