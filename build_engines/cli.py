@@ -92,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
     oc.add_argument("--targets", default="onnx,openvino", type=_csv, help="onnx,openvino")
     oc.add_argument("--precision", default="fp32", type=_csv, help="fp32,fp16 (default fp32)")
     _ocr_models_arg(oc)
+    fa = sub.add_parser("add-faces", help="add dlib's face models (People) to a bundle")
+    fa.add_argument("bundle", type=Path)
+    fa.add_argument("--from", dest="source", type=Path, help="folder of dlib .dat models")
     ve = sub.add_parser("verify", help="re-check checksums and parity of a bundle")
     ve.add_argument("bundle", type=Path)
     ve.add_argument("--model", help="reference model spec (default: the manifest's source)")
@@ -206,6 +209,16 @@ def _add_ocr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_faces(args: argparse.Namespace) -> int:
+    from build_engines.face_models import add_faces
+
+    spec = add_faces(args.bundle, args.source)
+    print(f"face models: {spec.source}; runtime {spec.runtime}")
+    for role, text in sorted(spec.licenses.items()):
+        print(f"  {role}: {text}")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from build_engines.api import verify_bundle
 
@@ -222,7 +235,19 @@ def _verify(args: argparse.Namespace) -> int:
             f"  {r.key:32s} {ok}     min cos {r.parity.min_cosine:.5f} (gate {r.threshold})"
             f"  {_agreement_text(r)}"
         )
+    _verify_faces(args.bundle)
     return 1 if failed else 0
+
+
+def _verify_faces(bundle: Path) -> None:
+    """Checksums of the face models the manifest points at (FaceModelError if damaged)."""
+    from engines.faces.models import verify_face_models
+    from engines.manifest import Manifest
+
+    ref = Manifest.load(bundle).faces
+    if ref is not None:
+        spec = verify_face_models(bundle / Path(ref).parent)
+        print(f"  face models: checksums OK ({spec.source})")
 
 
 def _agreement_text(r: ParityReport) -> str:
@@ -260,6 +285,7 @@ COMMANDS = {
     "add-ocr": _add_ocr,
     "kit": _kit,
     "pack": run_pack,
+    "add-faces": _add_faces,
 }
 
 

@@ -51,3 +51,15 @@ class LabelConflictError(LabelError):
 
 class PackError(EdgeError):
     """A library pack cannot be imported (checksum, bundle, root mapping, damaged file)."""
+
+
+class FacesError(EdgeError):
+    """A People (faces) request cannot be done: disabled, unknown person, name taken..."""
+
+
+class FacesDisabledError(FacesError):
+    """People is turned off (``faces_enabled``): nothing about faces is stored or shown."""
+
+
+class PeopleHiddenError(FacesError):
+    """A guest asked for People, which the admin has not shared with guests."""

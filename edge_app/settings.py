@@ -107,6 +107,13 @@ class Settings:
     query_images_max_bytes: int = 100 * 1024 * 1024
     upload_daily_bytes: int = 2 * 1024**3  # per web session and day (query + photo uploads)
     min_free_disk_bytes: int = 1024**3  # imports and uploads pause below this much free space
+    # People (faces) is switched on by the admin at run time (library meta, off by default);
+    # these only tune it. Threshold and sizes: docs/benchmarks/faces-cpu/
+    faces_model_dir: Path | None = None  # dlib face models (None = bundle_dir/faces)
+    faces_detector: str = "hog"  # hog (fast, dlib built-in) | mmod (CNN: ~30x slower on a CPU)
+    faces_det_side: int = 1024  # detection image long side: cost per photo, smallest face found
+    faces_threshold: float = 0.5  # descriptor distance to join a person (dlib: same person < 0.6)
+    faces_min_quality: float = 0.3  # smaller/weaker faces are stored but never clustered
 
     def __post_init__(self) -> None:
         """Fill derived paths so that callers never see ``None`` for a path."""
@@ -127,6 +134,11 @@ class Settings:
             object.__setattr__(self, name, defaults[name] if value == DERIVED else Path(value))
         object.__setattr__(self, "library_roots", tuple(Path(p) for p in self.library_roots))
         _validate(self)
+
+    @property
+    def faces_models(self) -> Path:
+        """Folder of the dlib face models (``faces_model_dir``, else the bundle's faces/)."""
+        return Path(self.faces_model_dir) if self.faces_model_dir else self.bundle_dir / "faces"
 
     def ensure_dirs(self) -> None:
         """Create the writable directories; called by the daemon, never at import."""
@@ -293,6 +305,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "query_images_max_bytes": _as_int,
     "upload_daily_bytes": _as_int,
     "min_free_disk_bytes": _as_int,
+    "faces_model_dir": _as_path,
+    "faces_detector": lambda raw: _as_str(raw).lower(),
+    "faces_det_side": _as_int,
+    "faces_threshold": _as_float,
+    "faces_min_quality": _as_float,
 }
 
 
@@ -350,6 +367,10 @@ def _validate(s: Settings) -> None:
             f"max_queue_delay_us must be in 0..1000000, got {s.max_queue_delay_us}",
         ),
         (s.tower_queue_size >= 1, f"tower_queue_size must be >= 1, got {s.tower_queue_size}"),
+        (s.faces_detector in ("hog", "mmod"), f"faces_detector must be hog or mmod, got {s.faces_detector!r}"),
+        (s.faces_det_side >= 160, f"faces_det_side must be >= 160, got {s.faces_det_side}"),
+        (0.0 < s.faces_threshold < 2.0, f"faces_threshold must be in (0, 2), got {s.faces_threshold}"),
+        (0.0 <= s.faces_min_quality <= 1.0, f"faces_min_quality must be in 0..1, got {s.faces_min_quality}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -125,6 +125,21 @@ def _add_ocr(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 
+def _add_faces(sub: Any) -> None:
+    p = sub.add_parser("faces", help="People: LFW verification, detection, clustering, cost")
+    p.add_argument("--data", type=Path, default=Path("../shared/photos/faces"))
+    p.add_argument("--models", type=Path, required=True, help="face model folder (faces.json)")
+    p.add_argument("--plain", type=Path, default=Path("../shared/photos/flickr8k_500"),
+                   help="ordinary photos for the cost per photo without faces")  # fmt: skip
+    p.add_argument("--plain-limit", type=int, default=40)
+    p.add_argument("--detector", default="hog")
+    p.add_argument("--det-side", type=int, default=1024)
+    p.add_argument("--sides", type=_ints, default=(640, 800, 1024, 1280))
+    p.add_argument("--threshold", type=float, default=0.5, help="the product default, for the report")
+    p.add_argument("--lfw-limit", type=int, help="first N pairs only (a quick run)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"))
+
+
 def _add_tags(sub: Any) -> None:
     p = sub.add_parser("tags", help="zero-shot multi-label tags: per-label P/R/F1 and mAP")
     p.add_argument("--images", type=Path, required=True)
@@ -226,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quality(sub)
     _add_pipeline(sub)
     _add_ocr(sub)
+    _add_faces(sub)
     _add_tags(sub)
     _add_retag(sub)
     _add_daemon(sub)
@@ -251,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "query": commands.query,
         "watch": commands.watch,
         "ocr": commands.ocr,
+        "faces": commands.faces,
         "tags": commands.tags,
         "retag": commands.retag,
         "daemon": commands.daemon,

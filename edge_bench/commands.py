@@ -192,6 +192,14 @@ def ocr(args: argparse.Namespace, command: str) -> list[Path]:
     return _write_report(args.out, "ocr", payload, ocr_markdown, [])
 
 
+def faces(args: argparse.Namespace, command: str) -> list[Path]:
+    from edge_bench.faces_report import faces_markdown, run_faces_bench
+
+    keys = ("data", "models", "plain", "plain_limit", "detector", "det_side", "sides", "threshold", "lfw_limit")
+    payload = report.envelope("faces", command, _config(args, *keys), run_faces_bench(args, _log))
+    return _write_report(args.out, "faces", payload, faces_markdown, [])
+
+
 def tags(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.tags_bench import run_tags, tags_markdown
 

@@ -39,3 +39,7 @@ class EngineBusyError(EngineError):
     def __init__(self, message: str, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class FaceModelError(BundleError):
+    """The face models are missing, damaged or dlib is not installed (the rest still works)."""

@@ -201,6 +201,7 @@ class Manifest:
     l2_normalized_in_graph: bool = True
     schema_version: int = SCHEMA_VERSION
     ocr: OcrSpec | None = None  # optional; older runtimes ignore the key
+    faces: str | None = None  # face-model manifest (faces/faces.json), see engines.faces.models
 
     def artifacts_for(self, tower: str) -> list[Artifact]:
         return [a for a in self.artifacts if a.tower == tower]
@@ -316,6 +317,7 @@ def _manifest_from_dict(d: dict[str, Any]) -> Manifest:
         created_at=str(d.get("created_at", "")),
         l2_normalized_in_graph=bool(d.get("l2_normalized_in_graph", True)),
         ocr=_ocr(d["ocr"]) if d.get("ocr") else None,
+        faces=str(d["faces"]) if d.get("faces") else None,
     )
 
 

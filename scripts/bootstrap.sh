@@ -57,7 +57,7 @@ if [ ! -f "$STAMP" ]; then
     # imports torchvision.
     log "installing torch==2.14.1 torchvision==0.29.1"
     pip_install torch==2.14.1 torchvision==0.29.1
-    extras="onnx,openvino,ocr,cluster"  # cluster: ray[data] for edge-build pack and its tests
+    extras="onnx,openvino,ocr,cluster,faces"  # cluster: ray[data] for edge-build pack and its tests
     [ "$WANT_TEST" = 1 ] && extras="$extras,test"
     log "installing the project with extras [$extras] and the builder's needs"
     pip_install -e ".[$extras]"

@@ -96,6 +96,18 @@ def ocr_bundle(tiny_bundle: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def faces_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny CLIP bundle plus dlib's face models (face_recognition_models sdist), copied."""
+    pytest.importorskip("dlib", reason="the `faces` extra (dlib-bin) is not installed")
+    from build_engines.face_models import add_faces
+
+    out = tmp_path_factory.mktemp("faces-bundle") / "bundle"
+    shutil.copytree(tiny_bundle, out)
+    add_faces(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def toy_bundle() -> Path:
     """The trained toy-shapes CLIP: understands 'a red circle' and the like."""
     return _cached_bundle("toy-shapes", targets=("onnx", "openvino"), precisions=("fp32",))

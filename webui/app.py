@@ -17,11 +17,14 @@ from werkzeug.exceptions import HTTPException
 
 from edge_app.errors import (
     EdgeError,
+    FacesDisabledError,
+    FacesError,
     ImageDecodeError,
     LabelConflictError,
     LabelError,
     NotFoundError,
     PathOutsideLibraryError,
+    PeopleHiddenError,
     QueryError,
 )
 from edge_app.ingest.disk import DiskSpaceError
@@ -32,6 +35,8 @@ from webui import (
     auth,
     busy,
     gallery_api,
+    people_api,
+    people_views,
     roots,
     tags_api,
     tags_views,
@@ -63,6 +68,9 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LabelError, 400),
     (UploadQuotaError, 429),
     (DiskSpaceError, 507),
+    (PeopleHiddenError, 403),
+    (FacesDisabledError, 409),
+    (FacesError, 400),
 )
 
 
@@ -90,6 +98,8 @@ def create_app(settings: Settings, context: AppContext | None = None) -> Flask:
     app.register_blueprint(tags_views.bp)
     app.register_blueprint(gallery_api.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(people_api.bp)
+    app.register_blueprint(people_views.bp)
     app.before_request(auth.enforce_access)
     app.before_request(auth.check_csrf)
     app.after_request(_after_request)

@@ -310,6 +310,10 @@ def search_text(
     """Text or query-grammar search; `QueryError` (-> 400) for a bad or over-long query."""
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"q is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+    from webui.people_services import guard_person_query
+    from webui.state import web_state
+
+    guard_person_query(web_state(), query)
     page = ctx.search.search(query, limit=limit, offset=offset, **_search_args(ctx, filters))
     return _hits(ctx, page)
 

@@ -235,11 +235,13 @@ def job_handlers(
 ) -> dict[str, JobHandler]:
     """Every job the daemon runs. Embeddings first (search works at once), then tags, then
     text (OCR): after a re-index, and after any watcher job that embedded photos."""
+    from edge_app.enrich.face_job import faces_handler
     from edge_app.enrich.ocr_job import ocr_handler, then_ocr
     from edge_app.tags.jobs import index_then_tag_handler, tags_handler
 
-    reindex = then_ocr(index_then_tag_handler(ctx), lambda: submit("ocr"))
+    reindex = then_ocr(index_then_tag_handler(ctx), lambda: (submit("ocr"), submit("faces")))
     handlers = {"reindex": reindex, "tags": tags_handler(ctx), "ocr": ocr_handler(ctx)}
+    handlers["faces"] = faces_handler(ctx)
     for kind, handler in watch.handlers().items():
         handlers[kind] = _then_enrich(handler, submit)
     return handlers
@@ -253,6 +255,7 @@ def _then_enrich(handler: JobHandler, submit: Callable[[str], object]) -> JobHan
         if not stop.is_set() and getattr(result, "encoded", 0) + getattr(result, "reused", 0):
             submit("tags")  # the queue drops a duplicate of a job still waiting
             submit("ocr")
+            submit("faces")
         return result
 
     return run

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from edge_app.cli import account as account_cli
 from edge_app.cli import appliance as appl
 from edge_app.cli import enrich as enrich_cli
+from edge_app.cli import faces as faces_cli
 from edge_app.cli import ocr as ocr_cli
 from edge_app.cli import packs as packs_cli
 from edge_app.cli import roots as roots_cli
@@ -355,6 +356,8 @@ SUBCOMMANDS: list[Subcommand] = [
         roots_cli.roots,
     ),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
+    Subcommand("faces", "People: find, group and name faces (opt-in)", faces_cli.faces_args,
+               faces_cli.faces),  # fmt: skip
     Subcommand(
         "demo", "toy model unless a bundle is set, index samples, search", _demo_args, _demo
     ),

@@ -151,6 +151,32 @@ class SqliteStore(Closing):
         except sqlite3.Error as exc:
             raise LibraryError(f"write to {self.path} failed: {exc}") from exc
 
+    # ------------------------------------------------- enrichment status tables
+    def pending_photos(self, status_table: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Indexed photos without a row in ``status_table`` for their current content."""
+        sql = (
+            f"SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN {status_table} s "
+            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND "
+            "(s.photo_id IS NULL OR s.sha256 IS NOT p.sha256) ORDER BY p.id"
+        )
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._rows(sql, params)
+
+    def state_counts(self, status_table: str, states: Sequence[str]) -> dict[str, int]:
+        """Per state for current content, and ``pending`` (indexed, no current state)."""
+        counts = dict.fromkeys(states, 0)
+        rows = self._rows(
+            f"SELECT s.state, COUNT(*) AS n FROM {status_table} s JOIN photos p ON "
+            "p.id = s.photo_id AND p.sha256 IS s.sha256 AND p.status = 'indexed' GROUP BY s.state"
+        )
+        counts.update({r["state"]: int(r["n"]) for r in rows})
+        indexed = self._rows("SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed'")
+        counts["pending"] = int(indexed[0]["n"]) - sum(counts[s] for s in states)
+        return counts
+
     # ---------------------------------------------------------------------- meta
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", [key])

@@ -21,7 +21,6 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
@@ -106,16 +105,8 @@ class OcrStore(SqliteStore):
 
     def photos_needing_ocr(self, limit: int | None = None) -> list[OcrTodo]:
         """Indexed photos without an OCR status for their current content, by id."""
-        sql = (
-            "SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN ocr_status s "
-            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND "
-            "(s.photo_id IS NULL OR s.sha256 IS NOT p.sha256) ORDER BY p.id"
-        )
-        params: list[Any] = []
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [OcrTodo(r["id"], r["rel_path"], r["sha256"]) for r in self._rows(sql, params)]
+        rows = self.pending_photos("ocr_status", limit)
+        return [OcrTodo(r["id"], r["rel_path"], r["sha256"]) for r in rows]
 
     def record_ocr(
         self, photo_id: int, sha256: str | None, state: str, lines: Sequence[OcrLineRow] = (),
@@ -166,15 +157,7 @@ class OcrStore(SqliteStore):
 
     def ocr_counts(self) -> dict[str, int]:
         """done / no_text / failed for current content, and pending (indexed, not read yet)."""
-        counts = dict.fromkeys(OCR_STATES, 0)
-        rows = self._rows(
-            "SELECT s.state, COUNT(*) AS n FROM ocr_status s JOIN photos p ON p.id = s.photo_id "
-            "AND p.sha256 IS s.sha256 AND p.status = 'indexed' GROUP BY s.state"
-        )
-        counts.update({r["state"]: int(r["n"]) for r in rows})
-        indexed = self._rows("SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed'")
-        counts["pending"] = int(indexed[0]["n"]) - sum(counts[s] for s in OCR_STATES)
-        return counts
+        return self.state_counts("ocr_status", OCR_STATES)
 
     def ocr_failures(self, limit: int = 20) -> list[tuple[str, str]]:
         rows = self._rows(

@@ -130,10 +130,11 @@ class PhotoFilter:
     has_gps: bool | None = None
     tags: tuple[str, ...] = ()  # label names (any set, case-insensitive); ALL must be present
     ids: tuple[int, ...] | None = None  # allow-list resolved elsewhere (normalised camera, place)
+    people: tuple[str, ...] = ()  # person names (case-insensitive); ALL must be in the photo
 
     @property
     def is_empty(self) -> bool:
-        return not self.tags and all(
+        return not self.tags and not self.people and all(
             v is None
             for v in (
                 self.taken_from, self.taken_to, self.folder, self.camera, self.has_gps, self.ids

@@ -232,6 +232,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     upgrades.v7_ocr_folded_text,
     upgrades.v8_web_sessions,
     upgrades.v9_pack_imports,
+    upgrades.v10_faces_and_people,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -29,9 +29,11 @@ import numpy as np
 from edge_app.errors import LibraryError, NotFoundError
 from edge_app.library.browse import SHOWN_AT_SQL, Browse
 from edge_app.library.connection import GENERATION_KEY
+from edge_app.library.face_store import PERSON_PHOTOS_SQL
 from edge_app.library.import_log import ImportLog
 from edge_app.library.ocr_store import OcrStore
 from edge_app.library.pack_log import PackLog
+from edge_app.library.people_store import PeopleStore
 from edge_app.library.records import (
     PHOTO_STATUSES,
     PLACE_COLUMNS,
@@ -93,7 +95,9 @@ _CAMERA_SQL = (
 )
 
 
-class Library(Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows, SessionLog, PackLog):
+class Library(
+    Browse, RootLog, TagStore, ImportLog, OcrStore, TrashRows, SessionLog, PackLog, PeopleStore
+):
     """The photo library: photos, embeddings, meta and import sessions.
 
     ``Library(db_path)`` is the writer (creates/migrates the database);
@@ -360,6 +364,9 @@ def _where(flt: PhotoFilter) -> tuple[str, dict[str, Any]]:
     if flt.has_gps is not None:
         gps = "gps_lat IS NOT NULL AND gps_lon IS NOT NULL"
         parts.append(f"({gps})" if flt.has_gps else f"NOT ({gps})")
+    for i, name in enumerate(flt.people):  # see edge_app.library.face_store
+        parts.append(f"id IN ({PERSON_PHOTOS_SQL.format(param=f'person{i}')})")
+        params[f"person{i}"] = name
     for i, tag in enumerate(flt.tags):  # see edge_app.library.tags
         parts.append(f"id IN ({TAGGED_PHOTOS_SQL.format(param=f'tag{i}')})")
         params[f"tag{i}"] = tag

@@ -95,3 +95,53 @@ def v9_pack_imports(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (pack_id, shard)
         )"""
     )
+
+
+_FACES_SCHEMA = (
+    """CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT UNIQUE COLLATE NOCASE,
+        centroid BLOB,
+        faces INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        face_no INTEGER NOT NULL,
+        box TEXT NOT NULL,
+        score REAL NOT NULL,
+        quality REAL NOT NULL,
+        embedding BLOB NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        crop_path TEXT,
+        UNIQUE (photo_id, face_no)
+    )""",
+    "CREATE INDEX idx_faces_person ON faces(person_id)",
+    """CREATE TABLE face_status (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        sha256 TEXT,
+        state TEXT NOT NULL CHECK (state IN ('done', 'no_faces', 'failed')),
+        reason TEXT,
+        faces INTEGER NOT NULL DEFAULT 0,
+        seconds REAL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE face_rejections (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    )""",
+    """CREATE TABLE forgotten_people (
+        id INTEGER PRIMARY KEY,
+        centroid BLOB NOT NULL,
+        forgotten_at TEXT NOT NULL
+    )""",
+)
+
+
+def v10_faces_and_people(conn: sqlite3.Connection) -> None:
+    """People (opt-in): faces with box, quality, descriptor; people; per-photo face status."""
+    for statement in _FACES_SCHEMA:
+        conn.execute(statement)

@@ -12,6 +12,7 @@ empty beaches), and "more like photo 123 but at night" is ``photo:123 + night``.
     sunset - text:sale            sunset photos without the text "sale"
     tag:dog + beach               photos tagged "dog" (a filter), ranked by "beach"
     tag:dog tag:"hot dog"         tags alone: photos with every tag, best tag score first
+    person:"Ana" beach            photos where Ana's face was found, ranked by "beach"
 
 Rules: ``+``/``-`` are operators only at the start or after whitespace, so ``t-shirt`` and
 ``black-and-white`` stay text. ``N:`` (a positive number and a colon) before a term is its
@@ -20,6 +21,7 @@ weight; quote text that itself starts like ``12:30``. A term ends at the next op
 `edge_app.search.text_search` for the rule.
 ``tag:NAME`` (or ``tag:"two words"``) is a filter, not a vector term: it may appear anywhere,
 with or without ``+`` before it, never with ``-`` or a weight (see `edge_app.tags`).
+``person:NAME`` (or ``person:"Ana Lima"``) is a filter by the same rules (see People).
 Errors are `QueryError`s carrying the 0-based ``position`` and a plain explanation.
 
 CJK input: text needs no spaces between words (``红色的圆形``); full-width and typographic
@@ -43,7 +45,7 @@ _WEIGHT = re.compile(r"(\d+(?:\.\d*)?|\.\d+):(?!\s)")
 MAX_PHOTO_ID = 2**63 - 1
 _PHOTO = re.compile(r"photo:(\S*)", re.IGNORECASE)
 _OCR = re.compile(r"text:", re.IGNORECASE)
-_TAG = re.compile(r'tag:(?:"([^"]*)"|([^\s"]*))', re.IGNORECASE)
+_TAG = re.compile(r'(tag|person):(?:"([^"]*)"|([^\s"]*))', re.IGNORECASE)
 # One character for one: error positions stay valid for the query as typed.
 _FULL_WIDTH = str.maketrans(
     {"“": '"', "”": '"', "＂": '"', "「": '"', "」": '"', "＋": "+", "－": "-", "−": "-", "：": ":"}
@@ -84,6 +86,7 @@ class ParsedQuery:
     source: str
     terms: tuple[Term, ...]
     tags: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
 
     @property
     def texts(self) -> list[str]:
@@ -107,6 +110,7 @@ class ParsedQuery:
             sign = "-" if term.weight < 0 else "+"
             parts.append(f"{'' if i == 0 and sign == '+' else sign + ' '}{term}")
         parts.extend(f'tag:"{tag}"' for tag in self.tags)
+        parts.extend(f'person:"{name}"' for name in self.people)
         return " ".join(parts)
 
 
@@ -130,19 +134,20 @@ class _Parser:
         if self.pos >= len(self.src):
             raise self.fail("the query is empty: type some words, or photo:<id>")
         terms: list[Term] = []
-        tags: list[str] = []
+        filters: dict[str, list[str]] = {"tag": [], "person": []}
         sign = self.read_operator(first=True)
         while True:
             tag = self.read_tag(sign)
             if tag is not None:
-                tags.append(tag)
+                filters[tag[0]].append(tag[1])
             else:
                 terms.append(self.read_term(sign))
-            if len(terms) + len(tags) > MAX_TERMS:
+            if len(terms) + sum(map(len, filters.values())) > MAX_TERMS:
                 raise self.fail(f"too many terms (at most {MAX_TERMS})")
             self.skip_space()
             if self.pos >= len(self.src):
-                return ParsedQuery(self.src, tuple(terms), tuple(dict.fromkeys(tags)))
+                tags, people = (tuple(dict.fromkeys(filters[k])) for k in ("tag", "person"))
+                return ParsedQuery(self.src, tuple(terms), tags, people)
             sign = self.read_operator(first=False, tag_follows=tag is not None or self._tag_next())
 
     def skip_space(self) -> None:
@@ -152,18 +157,22 @@ class _Parser:
     def _tag_next(self) -> bool:
         return _TAG.match(self.src, self.pos) is not None
 
-    def read_tag(self, sign: float) -> str | None:
-        """A ``tag:NAME`` filter at the cursor, else None (nothing consumed)."""
+    def read_tag(self, sign: float) -> tuple[str, str] | None:
+        """A ``tag:NAME`` / ``person:NAME`` filter at the cursor as (kind, name), else None."""
         match = _TAG.match(self.src, self.pos)
         if not match:
             return None
+        kind = match.group(1).lower()
         if sign < 0:
-            raise self.fail("tag: is a filter and cannot be subtracted; remove the '-'")
-        name = " ".join((match.group(1) if match.group(1) is not None else match.group(2)).split())
+            raise self.fail(f"{kind}: is a filter and cannot be subtracted; remove the '-'")
+        name = " ".join((match.group(2) if match.group(2) is not None else match.group(3)).split())
         if not name:
-            raise self.fail('tag: needs a tag name, like tag:dog or tag:"hot dog"')
+            example = 'a tag name, like tag:dog or tag:"hot dog"'
+            if kind == "person":
+                example = 'a name, like person:Ana or person:"Ana Lima"'
+            raise self.fail(f"{kind}: needs {example}")
         self.pos = match.end()
-        return name
+        return kind, name
 
     def read_operator(self, first: bool, tag_follows: bool = False) -> float:
         char = self.src[self.pos] if self.pos < len(self.src) else ""
@@ -211,8 +220,9 @@ class _Parser:
         match = _WEIGHT.match(self.src, self.pos)
         if not match:
             return 1.0
-        if _TAG.match(self.src, match.end()):
-            raise self.fail("tag: is a filter and takes no weight; remove the number")
+        after = _TAG.match(self.src, match.end())
+        if after:
+            raise self.fail(f"{after.group(1).lower()}: is a filter and takes no weight; remove the number")
         value = float(match.group(1))
         if not (0.0 < value <= MAX_WEIGHT) or not math.isfinite(value):
             raise self.fail(

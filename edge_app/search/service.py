@@ -63,10 +63,14 @@ class SearchService:
     ) -> SearchPage:  # fmt: skip
         """Parse and run a query string (see `edge_app.search.query` for the grammar)."""
         parsed = parse_query(query)
+        if parsed.people:
+            photo_filter = self._with_people(photo_filter, parsed.people)
         if parsed.tags:
             photo_filter = self._with_tags(photo_filter, parsed.tags)
-            if not parsed.terms:
+        if photo_filter is not None and not parsed.terms and (parsed.tags or parsed.people):
+            if parsed.tags:
                 return self.tag_page(photo_filter, limit=limit, offset=offset)
+            return self.filter_page(photo_filter, limit=limit, offset=offset)
         return search_with_text(
             self, parsed, photo_filter, limit=limit, offset=offset, min_score=min_score
         )
@@ -107,6 +111,29 @@ class SearchService:
             )
         base = photo_filter or PhotoFilter()
         return replace(base, tags=tuple(dict.fromkeys((*base.tags, *tags))))
+
+    def _with_people(self, photo_filter: PhotoFilter | None, names: Sequence[str]) -> PhotoFilter:
+        """``person:`` terms become a filter; People off or an unknown name is an error."""
+        if not self.library.faces_enabled():
+            raise QueryError("person: needs People, which is turned off (an admin turns it on)")
+        missing = self.library.missing_person_names(names)
+        if missing:
+            raise QueryError(
+                f"nobody is named {', '.join(map(repr, missing))}: name a person on the "
+                "People page (/people) first"
+            )
+        base = photo_filter or PhotoFilter()
+        return replace(base, people=tuple(dict.fromkeys((*base.people, *names))))
+
+    def filter_page(
+        self, photo_filter: PhotoFilter, *, limit: int = 50, offset: int = 0
+    ) -> SearchPage:
+        """Photos matching a filter alone (``person:"Ana"``), newest first; score 1."""
+        check_paging(limit, offset)
+        total = self.library.count_photos(photo_filter)
+        photos = self.library.list_photos(photo_filter, limit=limit, offset=offset)
+        results = tuple(SearchResult.from_photo(p, 1.0) for p in photos)
+        return SearchPage(results, total, offset, limit, total > offset + limit)
 
     def tag_page(
         self, photo_filter: PhotoFilter, *, limit: int = 50, offset: int = 0
