@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge_app.cli import account as account_cli
 from edge_app.cli import appliance as appl
+from edge_app.cli import demo as demo_cli
 from edge_app.cli import enrich as enrich_cli
 from edge_app.cli import faces as faces_cli
 from edge_app.cli import ocr as ocr_cli
@@ -303,36 +304,6 @@ def _duplicates(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-# ------------------------------------------------------------------------------- demo
-def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--photos", type=Path, help="your own photo folder (default: samples)")
-    p.add_argument(
-        "--model",
-        help="build this model's bundle now (needs the builder, torch); default: the pre-built "
-        "toy-shapes bundle",
-    )
-    p.add_argument("--no-serve", action="store_true", help="stop after the example searches")
-    appl.serve_args(p)
-
-
-def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from edge_app.demo import run_demo
-    from edge_app.indexing.progress import TqdmBar
-
-    with TqdmBar(disable=not sys.stderr.isatty()) as bar:
-        result = run_demo(settings, args.photos, args.model, say=_out, on_progress=bar)
-    for search in result.searches:
-        _out(f'\nsearch "{search.query}":')
-        for hit in search.hits:
-            _out(f"  {hit.score:6.3f}  {hit.rel_path}")
-    used = result.settings
-    _out(f"\nlibrary: {used.library_dir}\nbundle:  {used.bundle_dir}\ntry:")
-    _out(f'  edge-app --data-dir {used.data_dir} --bundle {used.bundle_dir} search "a blue square"')
-    if args.no_serve:
-        return EXIT_OK
-    return appl.run_server(appl.with_listen_overrides(args, used), _out, True, args.verbose)
-
-
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand("index", "index new, changed, moved and deleted photos", _index_args, _index),
     Subcommand(
@@ -356,10 +327,17 @@ SUBCOMMANDS: list[Subcommand] = [
         roots_cli.roots,
     ),
     Subcommand("ocr", "read the text in indexed photos (OCR)", ocr_cli.ocr_args, ocr_cli.ocr),
-    Subcommand("faces", "People: find, group and name faces (opt-in)", faces_cli.faces_args,
-               faces_cli.faces),  # fmt: skip
     Subcommand(
-        "demo", "toy model unless a bundle is set, index samples, search", _demo_args, _demo
+        "faces",
+        "People: find, group and name faces (opt-in)",
+        faces_cli.faces_args,
+        faces_cli.faces,
+    ),  # fmt: skip
+    Subcommand(
+        "demo",
+        "toy model unless a bundle is set, index samples, search",
+        demo_cli.demo_args,
+        demo_cli.demo,
     ),
     Subcommand(
         "serve",
