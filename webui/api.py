@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import QueryError
-from webui import imports, query_images, services
+from webui import imports, near_duplicates, query_images, services
 from webui.auth import ROLE_GUEST, admin_only, current_role, json_error
 from webui.gallery import Listing
 from webui.security import UploadedImage, validate_image_upload
@@ -137,8 +137,8 @@ def photo_file(photo_id: int) -> BaseResponse:
 @bp.get("/duplicates")
 def duplicates() -> Response:
     """Groups of (near-)duplicate photos: ``?threshold=`` overrides the configured one."""
-    threshold = services.parse_threshold(request.args.get("threshold"), web_state().settings)
-    groups = services.duplicate_groups(web_state().context, threshold)
+    threshold = near_duplicates.parse_threshold(request.args.get("threshold"), web_state().settings)
+    groups = near_duplicates.duplicate_groups(web_state().context, threshold)
     return jsonify(threshold=threshold, groups=[g.to_json() for g in groups])
 
 

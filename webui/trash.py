@@ -28,7 +28,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from edge_app.errors import NotFoundError, QueryError
 from edge_app.ingest.trash import LibraryTrash, Trash, TrashItem
 from edge_app.search.query import MAX_PHOTO_ID
-from webui import services
+from webui import near_duplicates, services
 from webui.auth import admin_only
 from webui.state import WebState, web_state
 from webui.uploads import index_soon
@@ -56,7 +56,7 @@ def review_groups(state: WebState, threshold: float) -> list[dict[str, Any]]:
     """Duplicate groups with each photo's name, alt text and details for the review page."""
     ctx = state.context
     out = []
-    for group in services.duplicate_groups(ctx, threshold):
+    for group in near_duplicates.duplicate_groups(ctx, threshold):
         members = [services.PhotoInfo(photo=p) for p in services.photos_by_id(ctx, group.ids)]
         out.append({"ids": group.ids, "score": group.score, "photos": members})
     return out
@@ -67,7 +67,7 @@ def duplicates_page() -> str | tuple[str, int]:
     state = web_state()
     raw = request.args.get("threshold")
     try:
-        threshold = services.parse_threshold(raw, state.settings)
+        threshold = near_duplicates.parse_threshold(raw, state.settings)
     except QueryError as exc:
         threshold = float(state.settings.duplicate_threshold)
         groups = review_groups(state, threshold)
