@@ -152,15 +152,7 @@ _OCR_SCHEMA = (  # the SQL is here, not in ocr_store.py: ocr_store imports the c
         box TEXT NOT NULL,
         UNIQUE (photo_id, line_no)
     )""",
-    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
-        text, content='ocr_lines', content_rowid='id', tokenize='trigram'
-    )""",
-    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(rowid, text) VALUES (new.id, new.text);
-    END""",
-    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(ocr_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END""",
+    *upgrades.ocr_fts_over("text"),
 )
 
 

@@ -33,6 +33,22 @@ def v6_trash_and_places(conn: sqlite3.Connection) -> None:
         )
 
 
+def ocr_fts_over(column: str) -> tuple[str, ...]:
+    """The OCR trigram index over one column of `ocr_lines`, kept in step by triggers
+    (schema v4 indexed `text`, v7 `folded`)."""
+    return (
+        f"""CREATE VIRTUAL TABLE ocr_fts USING fts5(
+        {column}, content='ocr_lines', content_rowid='id', tokenize='trigram'
+    )""",
+        f"""CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(rowid, {column}) VALUES (new.id, new.{column});
+    END""",
+        f"""CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_fts(ocr_fts, rowid, {column}) VALUES ('delete', old.id, old.{column});
+    END""",
+    )
+
+
 # The trigram index covers `folded` (casefolded, accents removed, by `fold`), so "cafe"
 # finds "CAFÉ" and non-ASCII case never blocks a match (SQLite < 3.45's trigram tokenizer
 # cannot drop diacritics itself). The v4 index over `text` is replaced.
@@ -41,15 +57,7 @@ _OCR_FOLD_SCHEMA = (
     "DROP TRIGGER ocr_lines_ai",
     "DROP TRIGGER ocr_lines_ad",
     "DROP TABLE ocr_fts",
-    """CREATE VIRTUAL TABLE ocr_fts USING fts5(
-        folded, content='ocr_lines', content_rowid='id', tokenize='trigram'
-    )""",
-    """CREATE TRIGGER ocr_lines_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(rowid, folded) VALUES (new.id, new.folded);
-    END""",
-    """CREATE TRIGGER ocr_lines_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_fts(ocr_fts, rowid, folded) VALUES ('delete', old.id, old.folded);
-    END""",
+    *ocr_fts_over("folded"),
 )
 
 

@@ -9,16 +9,14 @@ run: none lost, none doubled, every photo scanned once.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from edge_app.failpoints import KILL_HOOK_ENV
 from edge_app.library.store import Library
+from tests.edge_app.cli_process import edge_app_process
 from tests.edge_app.faces.faces_fixtures import write_face_photos
 
 REPO = Path(__file__).resolve().parents[3]
@@ -27,15 +25,7 @@ REPO = Path(__file__).resolve().parents[3]
 def _run(
     data: Path, bundle: Path, *command: str, hook: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop(KILL_HOOK_ENV, None)
-    if hook:
-        env[KILL_HOOK_ENV] = hook
-    cmd = [sys.executable, "-m", "edge_app", "--data-dir", str(data), "--bundle", str(bundle)]
-    return subprocess.run([*cmd, *command], env=env, capture_output=True, text=True, timeout=300)
+    return edge_app_process(data, bundle, *command, hook=hook)
 
 
 def _faces(data: Path) -> dict[str, list[tuple[float, ...]]]:
