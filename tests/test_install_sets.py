@@ -15,7 +15,7 @@ import pytest
 from build_engines.wheelhouse import forbidden, normalise
 
 REPO = Path(__file__).resolve().parents[1]
-RUNTIME = {"edge-photo-search", "numpy", "faiss-cpu", "pillow", "flask", "waitress"}
+RUNTIME = {"edge-photo-search", "numpy", "faiss-cpu", "pillow", "flask", "cheroot", "cryptography"}
 
 
 def _resolved(report: Path) -> set[str]:
