@@ -30,17 +30,17 @@ WHAT_IS_STORED = (
 
 
 def enabled(state: WebState) -> bool:
-    return bool(state.context.reader.faces_enabled())
+    return bool(state.contexts.reader().faces_enabled())
 
 
 def visible(state: WebState) -> bool:
     """People is on, and the caller is the admin or guests were allowed."""
-    reader = state.context.reader
+    reader = state.contexts.reader()  # no engine bundle needed (login pages, nav bar)
     return reader.faces_enabled() and (current_role() == ROLE_ADMIN or reader.faces_for_guests())
 
 
 def require_visible(state: WebState) -> None:
-    reader = state.context.reader
+    reader = state.contexts.reader()
     if not reader.faces_enabled():
         raise FacesDisabledError("People is turned off: the admin turns it on on the People page")
     if current_role() != ROLE_ADMIN and not reader.faces_for_guests():
@@ -54,7 +54,7 @@ def guard_person_query(state: WebState, query: str) -> None:
 
 
 def settings_json(state: WebState) -> dict[str, Any]:
-    reader = state.context.reader
+    reader = state.contexts.reader()
     return {"enabled": reader.faces_enabled(), "guests": reader.faces_for_guests(),
             "what_is_stored": WHAT_IS_STORED, "counts": reader.face_counts()}  # fmt: skip
 
@@ -98,7 +98,7 @@ def people(state: WebState) -> list[Person]:
 
 def person(state: WebState, person_id: int) -> tuple[Person, list[StoredFace], list[int]]:
     require_visible(state)
-    reader = state.context.reader
+    reader = state.contexts.reader()
     return (
         reader.get_person(person_id),
         reader.person_faces(person_id),
@@ -109,7 +109,7 @@ def person(state: WebState, person_id: int) -> tuple[Person, list[StoredFace], l
 def crop_file(state: WebState, face_id: int | None = None, person_id: int | None = None) -> Path:
     """The stored crop of a face (or a person's best face); 404 when there is none."""
     require_visible(state)
-    reader = state.context.reader
+    reader = state.contexts.reader()
     if person_id is not None:
         rel = reader.get_person(person_id).cover_crop
     else:

@@ -10,7 +10,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from edge_app.errors import FacesError, PeopleHiddenError
 from webui import people_services as ps
-from webui.auth import admin_only
+from webui.auth import admin_only, current_role
 from webui.state import web_state
 
 bp = Blueprint("people_views", __name__)
@@ -18,7 +18,8 @@ bp = Blueprint("people_views", __name__)
 
 @bp.app_template_global("people_visible")
 def people_visible() -> bool:
-    return ps.visible(web_state())
+    """For the nav bar: signed-out pages (setup, login) never open the library for it."""
+    return current_role() is not None and ps.visible(web_state())
 
 
 @bp.get("/people")

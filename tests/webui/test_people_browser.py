@@ -16,7 +16,7 @@ import pytest
 
 from tests.edge_app.faces.faces_fixtures import FACE_PHOTOS, write_face_photos
 from tests.webui.conftest import PASSWORD
-from tests.webui.daemon_process import running_daemon
+from tests.webui.daemon_process import browser_tls_args, playwright_trusting, running_daemon
 from tests.webui.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.webui.test_e2e_phone_a11y import AXE, SIZES, _axe_problems
 
@@ -74,13 +74,13 @@ def _check_layout(
 
 
 def test_people_end_to_end_in_a_browser(served: tuple[str, Path], artifacts_dir: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, data = served
     out = artifacts_dir / "ui"
     out.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with playwright_trusting(data) as pw:  # API requests verify the box against its CA
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *browser_tls_args(data)]
+        )
         admin = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         admin.goto(f"{base}/setup")
         admin.fill("input[name=token]", (data / "setup_token").read_text().strip())

@@ -1,4 +1,4 @@
-"""The daemon's job table: jobs that embed photos are followed by tags, then OCR."""
+"""The daemon's job table: jobs that embed photos are followed by tags, OCR, then faces."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ def test_watched_changes_are_tagged_and_read_like_a_reindex(
     queued: list[str] = []
     with AppContext.open(settings) as ctx:
         handlers = job_handlers(ctx, WatchService(ctx), queued.append)
-        assert {"reindex", "tags", "ocr", WATCH_JOB, RESCAN_JOB} <= set(handlers)
+        assert {"reindex", "tags", "ocr", "faces", WATCH_JOB, RESCAN_JOB} <= set(handlers)
         stop = threading.Event()
         handlers[RESCAN_JOB](stop, {})  # an empty library: nothing embedded, nothing queued
         assert queued == []
         photo = write_jpeg(settings.library_dir / "new.jpg", seed=3)
         report = handlers[WATCH_JOB](stop, {"paths": [str(photo)]})
-        assert report.encoded == 1 and queued == ["tags", "ocr"]
+        assert report.encoded == 1 and queued == ["tags", "ocr", "faces"]
         handlers[WATCH_JOB](stop, {"paths": [str(photo)]})  # unchanged: nothing more
-        assert queued == ["tags", "ocr"]
+        assert queued == ["tags", "ocr", "faces"]
