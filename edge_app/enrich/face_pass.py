@@ -28,7 +28,8 @@ from edge_app.enrich.ocr_pass import load_for_ocr
 from edge_app.errors import FacesDisabledError, ImageDecodeError
 from edge_app.failpoints import failpoint
 from edge_app.indexing.progress import Progress
-from edge_app.library.face_store import FaceRow, FaceTodo
+from edge_app.library.face_store import FaceRow
+from edge_app.library.records import PendingPhoto
 from edge_app.library.store import Library
 from edge_app.settings import Settings
 from engines.errors import EngineError
@@ -109,7 +110,7 @@ class FacePass:
         progress.finish("stopped" if report.stopped else "done")
         return report
 
-    def _one(self, item: FaceTodo, n: int, report: FaceReport, progress: Progress) -> None:
+    def _one(self, item: PendingPhoto, n: int, report: FaceReport, progress: Progress) -> None:
         t0 = time.perf_counter()
         try:
             rgb = self.load(item)
@@ -130,7 +131,7 @@ class FacePass:
         report.assigned += sum(r.person_id is not None for r in rows)
         progress.advance(1, current=item.rel_path)
 
-    def load(self, item: FaceTodo) -> np.ndarray:
+    def load(self, item: PendingPhoto) -> np.ndarray:
         """Upright RGB at most ``faces_det_side`` long (JPEG draft decode: cheap)."""
         s = self.settings
         return load_for_ocr(s.library_dir / item.rel_path, s.faces_det_side, s.max_image_pixels)
@@ -168,7 +169,9 @@ class FacePass:
         tmp.replace(path)
         return rel
 
-    def _fail(self, item: FaceTodo, reason: str, report: FaceReport, progress: Progress) -> None:
+    def _fail(
+        self, item: PendingPhoto, reason: str, report: FaceReport, progress: Progress
+    ) -> None:
         log.warning("face scan of %s failed: %s", item.rel_path, reason)
         self.library.record_faces(item.photo_id, item.sha256, "failed", reason=reason)
         report.failed += 1

@@ -26,7 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from edge_app.errors import ImageDecodeError
 from edge_app.failpoints import failpoint
 from edge_app.indexing.progress import Progress
-from edge_app.library.ocr_store import OcrLineRow, OcrTodo
+from edge_app.library.ocr_store import OcrLineRow
+from edge_app.library.records import PendingPhoto
 from edge_app.library.store import Library
 from edge_app.settings import Settings
 from engines.errors import EngineError
@@ -126,7 +127,7 @@ class OcrPass:
         progress.finish("stopped" if report.stopped else "done")
         return report
 
-    def _one(self, item: OcrTodo, n: int, report: OcrReport, progress: Progress) -> None:
+    def _one(self, item: PendingPhoto, n: int, report: OcrReport, progress: Progress) -> None:
         t0 = time.perf_counter()
         try:
             rgb = load_for_ocr(
@@ -154,7 +155,7 @@ class OcrPass:
         progress.advance(1, current=item.rel_path)
 
     def _fail(
-        self, item: OcrTodo, n: int, reason: str, report: OcrReport, progress: Progress
+        self, item: PendingPhoto, n: int, reason: str, report: OcrReport, progress: Progress
     ) -> None:
         log.warning("OCR of %s failed: %s", item.rel_path, reason)
         self.library.record_ocr(

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from edge_app.errors import LibraryError
 from edge_app.library import schema
+from edge_app.library.records import PendingPhoto
 from engines.closing import Closing
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class SqliteStore(Closing):
             raise LibraryError(f"write to {self.path} failed: {exc}") from exc
 
     # ------------------------------------------------- enrichment status tables
-    def pending_photos(self, status_table: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def pending_photos(self, status_table: str, limit: int | None = None) -> list[PendingPhoto]:
         """Indexed photos without a row in ``status_table`` for their current content."""
         sql = (
             f"SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN {status_table} s "
@@ -163,7 +164,7 @@ class SqliteStore(Closing):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return self._rows(sql, params)
+        return [PendingPhoto(r["id"], r["rel_path"], r["sha256"]) for r in self._rows(sql, params)]
 
     def state_counts(self, status_table: str, states: Sequence[str]) -> dict[str, int]:
         """Per state for current content, and ``pending`` (indexed, no current state)."""

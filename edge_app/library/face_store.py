@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
-from edge_app.library.records import utc_now
+from edge_app.library.records import PendingPhoto, utc_now
 
 FACE_STATES = ("done", "no_faces", "failed")
 FACES_ENABLED_KEY = "faces_enabled"
@@ -28,13 +28,6 @@ FACES_GUESTS_KEY = "faces_guests"
 PERSON_PHOTOS_SQL = (
     "SELECT f.photo_id FROM faces f JOIN people pe ON pe.id = f.person_id WHERE pe.name = :{param}"
 )
-
-
-@dataclass(frozen=True)
-class FaceTodo:
-    photo_id: int
-    rel_path: str
-    sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -86,10 +79,9 @@ class FaceStore(SqliteStore):
     def faces_for_guests(self) -> bool:
         return self.get_meta(FACES_GUESTS_KEY, "0") == "1"
 
-    def photos_needing_faces(self, limit: int | None = None) -> list[FaceTodo]:
+    def photos_needing_faces(self, limit: int | None = None) -> list[PendingPhoto]:
         """Indexed photos without a face status for their current content, by id."""
-        rows = self.pending_photos("face_status", limit)
-        return [FaceTodo(r["id"], r["rel_path"], r["sha256"]) for r in rows]
+        return self.pending_photos("face_status", limit)
 
     def record_faces(
         self, photo_id: int, sha256: str | None, state: str, faces: Sequence[FaceRow] = (),

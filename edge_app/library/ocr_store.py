@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
-from edge_app.library.records import utc_now
+from edge_app.library.records import PendingPhoto, utc_now
 from edge_app.library.text_fold import fold
 
 OCR_STATES = ("done", "no_text", "failed")
@@ -66,15 +66,6 @@ class OcrStatus:
 
 
 @dataclass(frozen=True)
-class OcrTodo:
-    """A photo waiting for OCR."""
-
-    photo_id: int
-    rel_path: str
-    sha256: str | None
-
-
-@dataclass(frozen=True)
 class TextHit:
     """A photo whose recognised text contains the searched phrase."""
 
@@ -103,10 +94,9 @@ def match_rank(phrase: str, line: str) -> int:
 class OcrStore(SqliteStore):
     """OCR status and text (part of `Library`; all OCR statements are here)."""
 
-    def photos_needing_ocr(self, limit: int | None = None) -> list[OcrTodo]:
+    def photos_needing_ocr(self, limit: int | None = None) -> list[PendingPhoto]:
         """Indexed photos without an OCR status for their current content, by id."""
-        rows = self.pending_photos("ocr_status", limit)
-        return [OcrTodo(r["id"], r["rel_path"], r["sha256"]) for r in rows]
+        return self.pending_photos("ocr_status", limit)
 
     def record_ocr(
         self, photo_id: int, sha256: str | None, state: str, lines: Sequence[OcrLineRow] = (),

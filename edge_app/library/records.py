@@ -27,6 +27,15 @@ PLACE_COLUMNS = ("place_city", "place_region", "place_country")
 
 
 @dataclass(frozen=True)
+class PendingPhoto:
+    """An indexed photo waiting for an enrichment pass (OCR, faces) on its current content."""
+
+    photo_id: int
+    rel_path: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class PhotoMeta:
     """What the pipeline knows about one file; the input of every photo write.
 
