@@ -193,9 +193,13 @@ def test_serve_on_a_terminal_prints_a_banner(tmp_path: Path, tiny_bundle: Path) 
     try:
         text = _read_until(leader, b"stop with Ctrl+C", timeout=120).decode(errors="replace")
     finally:
+        alive = proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=120)
         os.close(leader)
+    assert proc.stderr is not None
+    # On a miss, say what the daemon did instead: still starting (alive) or exited, and why.
+    assert "stop with Ctrl+C" in text, (alive, code, text, proc.stderr.read()[-4000:])
     assert f"web UI: https://127.0.0.1:{argv[-1]}/" in text
     assert "TLS:    certificate SHA-256 " in text  # the fingerprint to compare on first visit
     token = (tmp_path / "data" / "setup_token").read_text().strip()
