@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from edge_app.library import counters
 from edge_app.library.records import PLACE_COLUMNS
 from edge_app.library.text_fold import fold
 
@@ -153,3 +154,31 @@ def v10_faces_and_people(conn: sqlite3.Connection) -> None:
     """People (opt-in): faces with box, quality, descriptor; people; per-photo face status."""
     for statement in _FACES_SCHEMA:
         conn.execute(statement)
+
+
+# Word-level index over the folded lines (SQLite's unicode61 tokenizer: letters and
+# digits) and its vocabulary (fts5vocab, one row per distinct word, kept by FTS5 itself):
+# the OCR-error-tolerant tier of a text: search looks the few words one edit away from
+# the typed word up in the vocabulary, then their lines in the index
+# (`edge_app.library.near_words`).
+_OCR_WORDS_SCHEMA = (
+    """CREATE VIRTUAL TABLE ocr_words USING fts5(
+        folded, content='ocr_lines', content_rowid='id', tokenize='unicode61'
+    )""",
+    "CREATE VIRTUAL TABLE ocr_words_vocab USING fts5vocab(ocr_words, 'row')",
+    """CREATE TRIGGER ocr_lines_words_ai AFTER INSERT ON ocr_lines BEGIN
+        INSERT INTO ocr_words(rowid, folded) VALUES (new.id, new.folded);
+    END""",
+    """CREATE TRIGGER ocr_lines_words_ad AFTER DELETE ON ocr_lines BEGIN
+        INSERT INTO ocr_words(ocr_words, rowid, folded) VALUES ('delete', old.id, old.folded);
+    END""",
+)
+
+
+def v11_ocr_words_and_counts(conn: sqlite3.Connection) -> None:
+    """Word index and vocabulary of the recognised lines (OCR-error-tolerant text search),
+    and library totals kept by triggers (`counters`), both built from the stored rows."""
+    for statement in _OCR_WORDS_SCHEMA:
+        conn.execute(statement)
+    conn.execute("INSERT INTO ocr_words(ocr_words) VALUES ('rebuild')")
+    counters.install(conn)
