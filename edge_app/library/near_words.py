@@ -49,3 +49,21 @@ def one_edit_apart(a: str, b: str) -> bool:
 def near_words(folded: str, vocabulary: Iterable[str]) -> list[str]:
     """The words of `vocabulary` one edit away from the folded query word, sorted."""
     return sorted({w for w in vocabulary if one_edit_apart(folded, w)})
+
+
+def vocabulary_of(folded: str) -> set[str]:
+    """A folded line's words that a tolerant query can reach (one letter shorter at most)."""
+    return {w for w in _WORD.findall(folded) if len(w) >= NEAR_MIN_CHARS - 1}
+
+
+def has_near_word(folded_word: str, folded_line: str) -> bool:
+    """Whether the line holds a word one edit away from the word."""
+    return any(one_edit_apart(folded_word, w) for w in _WORD.findall(folded_line))
+
+
+def candidate_ranges(folded: str) -> tuple[str, str]:
+    """(prefix, reversed suffix): every word one edit away starts with the prefix or ends
+    with the suffix. The one edit falls in the word's first half or its second, and the
+    other half is then kept as it is (an insertion at the middle keeps both)."""
+    k = len(folded) // 2
+    return folded[:k], folded[k:][::-1]

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
 from edge_app.library.counters import OCR_STATES
-from edge_app.library.near_words import UNSPACED, near_eligible, near_words
+from edge_app.library.near_words import (
+    UNSPACED,
+    candidate_ranges,
+    has_near_word,
+    near_eligible,
+    near_words,
+    vocabulary_of,
+)
 from edge_app.library.records import PendingPhoto, utc_now
 from edge_app.library.text_fold import fold
 
@@ -115,6 +122,11 @@ class OcrStore(SqliteStore):
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [photo_id, i, line.text, fold(line.text), line.score, json.dumps(line.box)],
                 )
+            words = set().union(*(vocabulary_of(fold(line.text)) for line in lines))
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO ocr_vocab (word, drow) VALUES (?, ?)",
+                [(w, w[::-1]) for w in sorted(words)],
+            )
             self._exec(
                 "INSERT INTO ocr_status (photo_id, sha256, state, reason, engine, lines, "
                 "seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(photo_id) "
@@ -182,21 +194,26 @@ class OcrStore(SqliteStore):
         return exact + [h for h in self._near_hits(folded) if h.photo_id not in found]
 
     def _near_hits(self, folded: str) -> list[TextHit]:
-        """Photos with a word one edit away from the folded word (vocabulary, then lines)."""
-        lo, hi = len(folded) - 1, len(folded) + 1
-        vocab = self._rows(
-            "SELECT term FROM ocr_words_vocab WHERE length(term) BETWEEN ? AND ?", [lo, hi]
+        """Photos with a word one edit away from the folded word: the vocabulary's words
+        by two range scans (`candidate_ranges`), then their lines by the trigram index."""
+        prefix, xiffus = candidate_ranges(folded)
+        rows = self._rows(
+            "SELECT word FROM ocr_vocab WHERE word >= :p AND word < :p || :top "
+            "UNION SELECT word FROM ocr_vocab WHERE drow >= :s AND drow < :s || :top",
+            {"p": prefix, "s": xiffus, "top": "\U0010ffff"},
         )
-        terms = near_words(folded, (str(r["term"]) for r in vocab))
+        terms = near_words(folded, (str(r["word"]) for r in rows))
         if not terms:
             return []
-        rows = self._rows(
-            f"SELECT l.photo_id, l.score, l.text FROM ocr_lines l {_CURRENT} "
-            "WHERE l.id IN (SELECT rowid FROM ocr_words WHERE ocr_words MATCH :q)",
+        lines = self._rows(
+            f"SELECT l.photo_id, l.score, l.text, l.folded FROM ocr_lines l {_CURRENT} "
+            "WHERE l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH :q)",
             {"q": " OR ".join(f'"{t}"' for t in terms)},
         )
         best: dict[int, TextHit] = {}
-        for r in rows:
+        for r in lines:
+            if not has_near_word(folded, str(r["folded"])):
+                continue  # the word only inside a longer one
             hit = TextHit(int(r["photo_id"]), float(r["score"]), str(r["text"]), NEAR)
             if hit.photo_id not in best or hit.order < best[hit.photo_id].order:
                 best[hit.photo_id] = hit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from edge_app.library import counters
+from edge_app.library.near_words import vocabulary_of
 from edge_app.library.records import PLACE_COLUMNS
 from edge_app.library.text_fold import fold
 
@@ -156,29 +157,29 @@ def v10_faces_and_people(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-# Word-level index over the folded lines (SQLite's unicode61 tokenizer: letters and
-# digits) and its vocabulary (fts5vocab, one row per distinct word, kept by FTS5 itself):
-# the OCR-error-tolerant tier of a text: search looks the few words one edit away from
-# the typed word up in the vocabulary, then their lines in the index
-# (`edge_app.library.near_words`).
-_OCR_WORDS_SCHEMA = (
-    """CREATE VIRTUAL TABLE ocr_words USING fts5(
-        folded, content='ocr_lines', content_rowid='id', tokenize='unicode61'
-    )""",
-    "CREATE VIRTUAL TABLE ocr_words_vocab USING fts5vocab(ocr_words, 'row')",
-    """CREATE TRIGGER ocr_lines_words_ai AFTER INSERT ON ocr_lines BEGIN
-        INSERT INTO ocr_words(rowid, folded) VALUES (new.id, new.folded);
-    END""",
-    """CREATE TRIGGER ocr_lines_words_ad AFTER DELETE ON ocr_lines BEGIN
-        INSERT INTO ocr_words(ocr_words, rowid, folded) VALUES ('delete', old.id, old.folded);
-    END""",
+# Vocabulary of the recognised words (folded, 4+ letters; `near_words.vocabulary_of`),
+# each also stored reversed: the OCR-error-tolerant tier of a text: search finds the words
+# one edit away from a typed word by two range scans, words that start with its first half
+# and words that end with its second half (`near_words.candidate_ranges`). Append-only:
+# a word no current line holds any more matches no line, so it costs nothing but a row.
+_OCR_VOCAB_SCHEMA = (
+    """CREATE TABLE ocr_vocab (
+        word TEXT PRIMARY KEY,
+        drow TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX idx_ocr_vocab_drow ON ocr_vocab(drow)",
 )
 
 
-def v11_ocr_words_and_counts(conn: sqlite3.Connection) -> None:
-    """Word index and vocabulary of the recognised lines (OCR-error-tolerant text search),
-    and library totals kept by triggers (`counters`), both built from the stored rows."""
-    for statement in _OCR_WORDS_SCHEMA:
+def v11_ocr_vocab_and_counts(conn: sqlite3.Connection) -> None:
+    """Vocabulary of the recognised words (OCR-error-tolerant text search) and library
+    totals kept by triggers (`counters`), both filled from the stored rows."""
+    for statement in _OCR_VOCAB_SCHEMA:
         conn.execute(statement)
-    conn.execute("INSERT INTO ocr_words(ocr_words) VALUES ('rebuild')")
+    words: set[str] = set()
+    for (folded,) in conn.execute("SELECT folded FROM ocr_lines"):
+        words.update(vocabulary_of(folded))
+    conn.executemany(
+        "INSERT INTO ocr_vocab (word, drow) VALUES (?, ?)", [(w, w[::-1]) for w in words]
+    )
     counters.install(conn)

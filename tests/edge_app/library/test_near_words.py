@@ -6,7 +6,12 @@ import sqlite3
 from pathlib import Path
 
 from edge_app.library import schema as library_schema
-from edge_app.library.near_words import near_eligible, near_words, one_edit_apart
+from edge_app.library.near_words import (
+    candidate_ranges,
+    near_eligible,
+    near_words,
+    one_edit_apart,
+)
 from edge_app.library.ocr_store import NEAR, OcrLineRow
 from edge_app.library.store import Library
 
@@ -31,6 +36,21 @@ def test_only_single_long_spaced_words_are_tolerant() -> None:
     assert near_words("panic", ["pahic", "panic", "panics", "manic", "pa"]) == [
         "manic", "pahic", "panics",
     ]  # fmt: skip
+
+
+def test_every_word_one_edit_away_is_in_the_two_ranges() -> None:
+    """The vocabulary lookup scans words starting with the prefix and words ending with
+    the suffix: every insertion, deletion and substitution must land in one of them."""
+    for word in ("panic", "storey", "christmas", "abcdefghij"):
+        prefix, xiffus = candidate_ranges(word)
+        variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
+        for i in range(len(word) + 1):
+            variants |= {word[:i] + c + word[i:] for c in "az"}
+            variants |= {word[:i] + c + word[i + 1 :] for c in "az" if i < len(word)}
+        variants.discard(word)
+        assert all(one_edit_apart(word, v) for v in variants)
+        missed = [v for v in variants if not (v.startswith(prefix) or v[::-1].startswith(xiffus))]
+        assert missed == [], (word, missed)
 
 
 def _library_v10_with_a_line(path: Path) -> None:
