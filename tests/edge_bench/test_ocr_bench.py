@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from edge_bench.cli import main as edge_bench
 from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, PHOTOS, write_text_photos
@@ -73,10 +74,10 @@ def test_find_by_word_goes_through_the_search_and_reports_the_exact_tiers_beside
     which the exact-only figure leaves out; the old rule (any substring) ranks THEATRE first."""
     from edge_bench.ocr_bench import find_by_word
 
-    def line(text: str, score: float) -> dict[str, object]:
+    def line(text: str, score: float) -> dict[str, Any]:
         return {"text": text, "score": score, "box": [[0, 0], [9, 0], [9, 9], [0, 9]]}
 
-    truth = [
+    truth: list[dict[str, Any]] = [
         {"lines": [{"text": "THEATRE"}], "query_words": []},
         {"lines": [{"text": "the"}, {"text": "end"}], "query_words": ["the"]},
         {"lines": [{"text": "PANIC"}], "query_words": ["panic"]},
