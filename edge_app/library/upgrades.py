@@ -176,10 +176,11 @@ def v11_ocr_vocab_and_counts(conn: sqlite3.Connection) -> None:
     totals kept by triggers (`counters`), both filled from the stored rows."""
     for statement in _OCR_VOCAB_SCHEMA:
         conn.execute(statement)
-    words: set[str] = set()
-    for (folded,) in conn.execute("SELECT folded FROM ocr_lines"):
-        words.update(vocabulary_of(folded))
-    conn.executemany(
-        "INSERT INTO ocr_vocab (word, drow) VALUES (?, ?)", [(w, w[::-1]) for w in words]
-    )
+    lines = conn.execute("SELECT folded FROM ocr_lines")
+    while chunk := lines.fetchmany(10_000):  # bounded memory at millions of lines
+        words = set().union(*(vocabulary_of(folded) for (folded,) in chunk))
+        conn.executemany(
+            "INSERT OR IGNORE INTO ocr_vocab (word, drow) VALUES (?, ?)",
+            [(w, w[::-1]) for w in sorted(words)],
+        )
     counters.install(conn)
