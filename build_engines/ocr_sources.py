@@ -7,9 +7,10 @@ nothing imports them): `rapidocr` 3.10 ships PP-OCRv6 small detection and recogn
 both ship the mobile v2.0 direction classifier. Three choices (`--ocr-models`):
 
 * ``v6rec`` (default): PP-OCRv4 detection + PP-OCRv6 recognition. On the ICDAR 2015
-  scene-text set it finds a photo by one of its words first 72% of the time (PP-OCRv4:
-  69%) for 1.1x PP-OCRv4's time; ``v6`` (PP-OCRv6 detection too) finds 71% for 1.5x
-  (docs/benchmarks/ocr-v6-cpu/).
+  scene-text set ``text:"WORD"`` finds a photo by one of its words first 75% of the time
+  (72% without the search's one-character tolerance; PP-OCRv4: 73% / 69%) for 1.1x
+  PP-OCRv4's time; ``v6`` (PP-OCRv6 detection too) finds 74% for 1.4x
+  (docs/benchmarks/ocr-v6-cpu/README.md).
 * ``v6``: PP-OCRv6 small detection and recognition.
 * ``v4``: PP-OCRv4 detection and recognition (what bundles held before).
 
@@ -17,7 +18,7 @@ Both recognisers carry their dictionary in the ONNX metadata (``character``); bo
 families share PaddleOCR's input conventions (BGR, scaled to [-1, 1], 48-pixel-high
 recognition crops, CTC with blank first and a space last), so one runtime reads either.
 The detector input size (`det_side`) is chosen per family by measurement and recorded
-in the manifest: 960 for each (1280 adds 2-4 points of find-by-word recall for 1.4-1.6x
+in the manifest: 960 for each (1280 adds 2-3 points of find-by-word recall for 1.45-1.55x
 the time, over the 1.2x budget).
 """
 

@@ -12,11 +12,15 @@ words, so a truth "line" is a word box). Metrics, per backend:
 * CER: Levenshtein edits (rapidfuzz) between each detected truth word and the closest
   predicted word of its box, over the truth characters; "end-to-end" counts a missed
   word as all-wrong;
-* find-by-word recall@1: each query word looked up with the library's rule
-  (`edge_app.library.ocr_store.best_hits`: lines containing the word, case- and
-  accent-insensitive; whole-word matches first, then line confidence) over all photos;
-  a hit when the first photo's truth contains the word. ``find_by_word_substring_r1`` is
-  the earlier rule (any substring, best line confidence first), for comparison;
+* find-by-word recall@1: each query word typed as ``text:"WORD"`` into the app's own
+  search (`edge_app.search.text_search.search_with_text` over a real SQLite library
+  holding the predicted lines of all photos): whole-word matches first, then matches
+  inside longer words, then words read one character off (5+ letters,
+  `edge_app.library.near_words`), confidence within each; a hit when the first photo's
+  truth contains the word. ``find_by_word_exact_r1``: the exact tiers only
+  (`Library.text_hits` without ``near``), so the gain of the tolerant tier shows;
+  ``find_by_word_substring_r1``: the earliest rule (any substring, best line confidence
+  first), for comparison;
 * photos/s, detection and recognition seconds per photo, and the gate: photos where
   detection found nothing (recognition skipped) and how many of those had legible words.
 """
@@ -184,26 +188,73 @@ def word_metrics(
     }
 
 
+class _TextOnlySearcher:
+    """The `Searcher` that `search_with_text` needs for ``text:`` queries: a library only
+    (a text-only query never asks for a vector; if it did, the bench would be wrong)."""
+
+    def __init__(self, library: Any) -> None:
+        self.library = library
+
+    def query_vector(self, parsed: Any) -> np.ndarray:
+        raise RuntimeError(f"edge-bench ocr: {parsed} asked for a vector")
+
+    def search_vector(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("edge-bench ocr: a text: query asked for a vector search")
+
+
+def _library_of(preds: list[list[dict[str, Any]]], db: Path) -> tuple[Any, list[int]]:
+    """A real library holding one photo per truth row and its predicted lines."""
+    from edge_app.library.ocr_store import OcrLineRow
+    from edge_app.library.records import PhotoMeta
+    from edge_app.library.store import Library
+
+    lib = Library(db)
+    vec = np.ones(4, np.float32) / 2
+    metas = [(PhotoMeta(f"{i}.jpg", 1, 1, sha256=f"{i:064x}"), vec) for i in range(len(preds))]
+    ids = lib.record_photos(metas, "bench")
+    for pid, i, lines in zip(ids, range(len(preds)), preds, strict=True):
+        rows = [OcrLineRow(p["text"], p["score"], tuple(map(tuple, p["box"]))) for p in lines]
+        lib.record_ocr(pid, f"{i:064x}", "done" if rows else "no_text", rows)
+    return lib, ids
+
+
 def find_by_word(
     truth: list[dict[str, Any]], preds: list[list[dict[str, Any]]]
 ) -> dict[str, float]:
-    """Recall@1 of looking a query word up like `Library.text_hits` does (and the old rule)."""
-    from edge_app.library.ocr_store import best_hits, fold
+    """Recall@1 of ``text:"WORD"`` through the app's own search (`search_with_text` over a
+    real SQLite library of the predicted lines), the exact tiers only, and the old rule."""
+    import tempfile
 
-    texts = [[(fold(p["text"]), p["score"], p["text"]) for p in lines] for lines in preds]
+    from edge_app.library.ocr_store import fold
+    from edge_app.search.query import parse_query
+    from edge_app.search.text_search import search_with_text
+
+    texts = [[(fold(p["text"]), p["score"]) for p in lines] for lines in preds]
     owners = [{norm_word(w) for t in row["lines"] for w in t["text"].split()} for row in truth]
-    hits = old = queries = 0
-    for row in truth:
-        for word in row.get("query_words", []):
-            q = fold(word)
-            queries += 1
-            found = [(i, s, raw) for i, lines in enumerate(texts) for t, s, raw in lines if q in t]
-            if found:
-                hits += norm_word(word) in owners[best_hits(word, found)[0].photo_id]
-                first = min(found, key=lambda f: (-f[1], f[0]))[0]
-                old += norm_word(word) in owners[first]
+    hits = exact = old = queries = 0
+    with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
+        lib, ids = _library_of(preds, Path(tmp) / "library.db")
+        index = {pid: i for i, pid in enumerate(ids)}
+        searcher = _TextOnlySearcher(lib)
+        try:
+            for word in (w for row in truth for w in row.get("query_words", [])):
+                queries += 1
+                owns = norm_word(word)
+                page = search_with_text(
+                    searcher, parse_query(f'text:"{word}"'), None,
+                    limit=1, offset=0, min_score=None,
+                )  # fmt: skip
+                hits += bool(page.results) and owns in owners[index[page.results[0].photo_id]]
+                strict = lib.text_hits(word)
+                exact += bool(strict) and owns in owners[index[strict[0].photo_id]]
+                q = fold(word)
+                found = [(-s, i) for i, lines in enumerate(texts) for t, s in lines if q in t]
+                old += bool(found) and owns in owners[min(found)[1]]
+        finally:
+            lib.close()
     return {
         "find_by_word_recall_at_1": hits / max(queries, 1),
+        "find_by_word_exact_r1": exact / max(queries, 1),
         "find_by_word_substring_r1": old / max(queries, 1),
         "queries": float(queries),
     }
@@ -270,6 +321,7 @@ COLUMNS = (
     "cer_detected",
     "cer_end_to_end",
     "find_by_word_recall_at_1",
+    "find_by_word_exact_r1",
     "find_by_word_substring_r1",
     "gated_no_text",
 )

@@ -166,6 +166,10 @@ class SqliteStore(Closing):
             params.append(limit)
         return [PendingPhoto(r["id"], r["rel_path"], r["sha256"]) for r in self._rows(sql, params)]
 
+    def library_counts(self) -> dict[str, int]:
+        """The totals `counters` keeps by trigger (one small table: cheap at any size)."""
+        return {str(r["name"]): int(r["n"]) for r in self._rows("SELECT * FROM library_counts")}
+
     def state_counts(self, status_table: str, states: Sequence[str]) -> dict[str, int]:
         """Per state for current content, and ``pending`` (indexed, no current state)."""
         counts = dict.fromkeys(states, 0)

@@ -12,7 +12,9 @@ lines are replaced in the same transaction as the status (kill -9 safe, never do
 Ranking of the matches (`match_rank`): the phrase as whole words (case- and
 accent-insensitive: "the" in "The end", "cafe" in "Café") beats the phrase inside a longer
 word ("the" in "Theatre"); recognition confidence breaks ties. Chinese and Japanese are
-written without spaces: there any substring is a whole match.
+written without spaces: there any substring is a whole match. Asked for (``near=True``,
+what ``text:`` does), a word of 5+ letters also finds words read one character off
+(`edge_app.library.near_words`), in a tier below both.
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from dataclasses import dataclass
 
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
+from edge_app.library.counters import OCR_STATES
+from edge_app.library.near_words import (
+    UNSPACED,
+    candidate_ranges,
+    has_near_word,
+    near_eligible,
+    near_words,
+    vocabulary_of,
+)
 from edge_app.library.records import PendingPhoto, utc_now
 from edge_app.library.text_fold import fold
 
-OCR_STATES = ("done", "no_text", "failed")
 MIN_TRIGRAM = 3
-WHOLE, INSIDE = 2, 1  # match_rank: the phrase as whole words / inside a longer word
-# Scripts written without spaces between words (CJK ideographs, kana): substrings match.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# match_rank: the phrase as whole words / inside a longer word / a word one edit away
+WHOLE, INSIDE, NEAR = 3, 2, 1
 
 # A line counts only while its status row matches the photo's current content.
 # CROSS JOIN fixes the join order (SQLite keeps it): start from the matching lines. Left
@@ -72,11 +81,11 @@ class TextHit:
     photo_id: int
     score: float  # confidence of its best matching line
     line: str
-    rank: int = WHOLE  # `match_rank` of that line: WHOLE or INSIDE
+    rank: int = WHOLE  # WHOLE or INSIDE (`match_rank` of that line), or NEAR
 
     @property
     def order(self) -> tuple[int, float, int]:
-        """Sort key: whole-word matches first, then confidence, then photo id."""
+        """Sort key: whole words, then inside words, then one edit off; then confidence, id."""
         return (-self.rank, -self.score, self.photo_id)
 
 
@@ -86,7 +95,7 @@ def match_rank(phrase: str, line: str) -> int:
     p, t = fold(phrase), fold(line)
     if not p or p not in t:
         return 0
-    if _UNSPACED.search(p) or re.search(rf"(?<!\w){re.escape(p)}(?!\w)", t):
+    if UNSPACED.search(p) or re.search(rf"(?<!\w){re.escape(p)}(?!\w)", t):
         return WHOLE
     return INSIDE
 
@@ -113,9 +122,17 @@ class OcrStore(SqliteStore):
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [photo_id, i, line.text, fold(line.text), line.score, json.dumps(line.box)],
                 )
+            words = set().union(*(vocabulary_of(fold(line.text)) for line in lines))
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO ocr_vocab (word, drow) VALUES (?, ?)",
+                [(w, w[::-1]) for w in sorted(words)],
+            )
             self._exec(
-                "INSERT OR REPLACE INTO ocr_status (photo_id, sha256, state, reason, engine, "
-                "lines, seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO ocr_status (photo_id, sha256, state, reason, engine, lines, "
+                "seconds, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(photo_id) "
+                "DO UPDATE SET sha256 = excluded.sha256, state = excluded.state, reason = "
+                "excluded.reason, engine = excluded.engine, lines = excluded.lines, "
+                "seconds = excluded.seconds, updated_at = excluded.updated_at",
                 [photo_id, sha256, state, reason, engine, len(lines), seconds, utc_now()],
             )
 
@@ -147,7 +164,9 @@ class OcrStore(SqliteStore):
 
     def ocr_counts(self) -> dict[str, int]:
         """done / no_text / failed for current content, and pending (indexed, not read yet)."""
-        return self.state_counts("ocr_status", OCR_STATES)
+        counts = self.library_counts()
+        done = {s: counts[f"ocr:{s}"] for s in OCR_STATES}
+        return {**done, "pending": counts["indexed"] - sum(done.values())}
 
     def ocr_failures(self, limit: int = 20) -> list[tuple[str, str]]:
         rows = self._rows(
@@ -157,16 +176,50 @@ class OcrStore(SqliteStore):
         )
         return [(r["rel_path"], r["reason"] or "") for r in rows]
 
-    def text_hits(self, phrase: str) -> list[TextHit]:
+    def text_hits(self, phrase: str, *, near: bool = False) -> list[TextHit]:
         """Photos whose current text contains `phrase` (case-insensitive), best match first.
 
         Each photo's best line is its best `match_rank`, then confidence; photos are in
-        `TextHit.order`: whole-word matches first, then confidence, then photo id.
+        `TextHit.order`: whole-word matches first, then confidence, then photo id. With
+        `near`, photos that only hold a word one edit away follow (`near_words`).
         """
         phrase = " ".join(phrase.split())
         folded = fold(phrase)
         if not folded:
             return []
+        exact = self._exact_hits(phrase, folded)
+        if not near or not near_eligible(folded):
+            return exact
+        found = {h.photo_id for h in exact}
+        return exact + [h for h in self._near_hits(folded) if h.photo_id not in found]
+
+    def _near_hits(self, folded: str) -> list[TextHit]:
+        """Photos with a word one edit away from the folded word: the vocabulary's words
+        by two range scans (`candidate_ranges`), then their lines by the trigram index."""
+        prefix, xiffus = candidate_ranges(folded)
+        rows = self._rows(
+            "SELECT word FROM ocr_vocab WHERE word >= :p AND word < :p || :top "
+            "UNION SELECT word FROM ocr_vocab WHERE drow >= :s AND drow < :s || :top",
+            {"p": prefix, "s": xiffus, "top": "\U0010ffff"},
+        )
+        terms = near_words(folded, (str(r["word"]) for r in rows))
+        if not terms:
+            return []
+        lines = self._rows(
+            f"SELECT l.photo_id, l.score, l.text, l.folded FROM ocr_lines l {_CURRENT} "
+            "WHERE l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH :q)",
+            {"q": " OR ".join(f'"{t}"' for t in terms)},
+        )
+        best: dict[int, TextHit] = {}
+        for r in lines:
+            if not has_near_word(folded, str(r["folded"])):
+                continue  # the word only inside a longer one
+            hit = TextHit(int(r["photo_id"]), float(r["score"]), str(r["text"]), NEAR)
+            if hit.photo_id not in best or hit.order < best[hit.photo_id].order:
+                best[hit.photo_id] = hit
+        return sorted(best.values(), key=lambda h: h.order)
+
+    def _exact_hits(self, phrase: str, folded: str) -> list[TextHit]:
         if len(folded) >= MIN_TRIGRAM:
             match = "l.id IN (SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH :q)"
             params = {"q": '"' + folded.replace('"', '""') + '"'}

@@ -225,6 +225,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     upgrades.v8_web_sessions,
     upgrades.v9_pack_imports,
     upgrades.v10_faces_and_people,
+    upgrades.v11_ocr_vocab_and_counts,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -286,11 +286,8 @@ class Library(
 
     def counts_by_status(self) -> dict[str, int]:
         """{'indexed': n, 'pending': n, 'error': n} (every status present, maybe 0)."""
-        counts = dict.fromkeys(PHOTO_STATUSES, 0)
-        sql = "SELECT status, COUNT(*) AS n FROM photos WHERE trashed_at IS NULL GROUP BY status"
-        for row in self._rows(sql):  # a trashed photo is not in the library any more
-            counts[row["status"]] = int(row["n"])
-        return counts
+        counts = self.library_counts()  # kept by trigger: no scan (edge_app.library.counters)
+        return {s: counts[f"photos:{s}"] for s in PHOTO_STATUSES}  # the trash not included
 
     def list_errors(self, limit: int = 100, offset: int = 0) -> list[Photo]:
         sql = f"{_PHOTO_SELECT} WHERE status = 'error' ORDER BY rel_path LIMIT ? OFFSET ?"

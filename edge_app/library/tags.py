@@ -363,10 +363,11 @@ class TagStore(SqliteStore):
         """Counts for /api/status: sets, labels, stored tags, photos with a tag."""
         row = self._rows(
             "SELECT (SELECT COUNT(*) FROM label_sets) AS sets, "
-            "(SELECT COUNT(*) FROM labels) AS labels, (SELECT COUNT(*) FROM photo_tags) AS tags, "
-            "(SELECT COUNT(DISTINCT photo_id) FROM photo_tags) AS tagged_photos"
+            "(SELECT COUNT(*) FROM labels) AS labels"
         )[0]
-        return {k: int(v) for k, v in row.items()}
+        counts = self.library_counts()  # kept by trigger (edge_app.library.counters)
+        return {**{k: int(v) for k, v in row.items()},
+                "tags": counts["tags"], "tagged_photos": counts["tagged_photos"]}  # fmt: skip
 
 
 def _label_from_row(r: dict[str, Any], examples: list[int]) -> Label:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from edge_app.library import counters
+from edge_app.library.near_words import vocabulary_of
 from edge_app.library.records import PLACE_COLUMNS
 from edge_app.library.text_fold import fold
 
@@ -153,3 +155,32 @@ def v10_faces_and_people(conn: sqlite3.Connection) -> None:
     """People (opt-in): faces with box, quality, descriptor; people; per-photo face status."""
     for statement in _FACES_SCHEMA:
         conn.execute(statement)
+
+
+# Vocabulary of the recognised words (folded, 4+ letters; `near_words.vocabulary_of`),
+# each also stored reversed: the OCR-error-tolerant tier of a text: search finds the words
+# one edit away from a typed word by two range scans, words that start with its first half
+# and words that end with its second half (`near_words.candidate_ranges`). Append-only:
+# a word no current line holds any more matches no line, so it costs nothing but a row.
+_OCR_VOCAB_SCHEMA = (
+    """CREATE TABLE ocr_vocab (
+        word TEXT PRIMARY KEY,
+        drow TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX idx_ocr_vocab_drow ON ocr_vocab(drow)",
+)
+
+
+def v11_ocr_vocab_and_counts(conn: sqlite3.Connection) -> None:
+    """Vocabulary of the recognised words (OCR-error-tolerant text search) and library
+    totals kept by triggers (`counters`), both filled from the stored rows."""
+    for statement in _OCR_VOCAB_SCHEMA:
+        conn.execute(statement)
+    lines = conn.execute("SELECT folded FROM ocr_lines")
+    while chunk := lines.fetchmany(10_000):  # bounded memory at millions of lines
+        words = set().union(*(vocabulary_of(folded) for (folded,) in chunk))
+        conn.executemany(
+            "INSERT OR IGNORE INTO ocr_vocab (word, drow) VALUES (?, ?)",
+            [(w, w[::-1]) for w in sorted(words)],
+        )
+    counters.install(conn)

@@ -7,9 +7,11 @@ The rule (also in docs/API.md):
    ``- text:"phrase"`` removes them. Several ``text:`` terms must all hold.
    Photos where the (first) phrase stands as whole words (case- and accent-insensitive,
    `edge_app.library.ocr_store.match_rank`) come before photos where it is only part of
-   a longer word ("the" in "Theatre"). Within each group, with other terms, photos are
-   ranked by cosine to those terms; with ``text:`` terms only, by the confidence of the
-   best matching line.
+   a longer word ("the" in "Theatre"); photos where a typed word of 5+ letters was only
+   read one character off ("PAHIC" for "panic": OCR errors, `edge_app.library.near_words`)
+   come last. Within each group, with other terms, photos are ranked by cosine to those
+   terms; with ``text:`` terms only, by the confidence of the best matching line.
+   Excluding terms (``- text:``) and the plain-query boost below match exactly.
 2. A plain query (exactly one text term, no ``photo:``, no minus) also looks its
    words up as a phrase in the recognised text: photos that contain it come first
    (ranked by cosine, marked ``text_match``), then every other photo by cosine.
@@ -47,7 +49,7 @@ def search_with_text(
     }
     positive = [t for t in parsed.ocr_terms if t.weight > 0]
     if positive:
-        hits = _all_of([lib.text_hits(t.ocr or "") for t in positive])
+        hits = _all_of([lib.text_hits(t.ocr or "", near=True) for t in positive])
         hits = [h for h in _filtered(service, hits, photo_filter) if h.photo_id not in excluded]
         return _rank_hits(service, parsed, hits, limit, offset, min_score)
     vector = service.query_vector(parsed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from edge_bench.cli import main as edge_bench
 from tests.edge_app.enrich.ocr_fixtures import NO_TEXT, PHOTOS, write_text_photos
@@ -65,3 +66,25 @@ def test_ocr_bench_with_an_empty_truth_file_is_a_clear_error(
     code = edge_bench(["ocr", "--images", str(tmp_path), "--truth", str(tmp_path / "truth.jsonl"),
                        "--bundle", str(ocr_bundle), "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 2
+
+
+def test_find_by_word_goes_through_the_search_and_reports_the_exact_tiers_beside() -> None:
+    """Predicted lines (as if read) for three photos: the app's search ranks the whole word
+    "the" above "THEATRE" (0.99), and finds "panic" read as "PAHIC" only in its lowest tier,
+    which the exact-only figure leaves out; the old rule (any substring) ranks THEATRE first."""
+    from edge_bench.ocr_bench import find_by_word
+
+    def line(text: str, score: float) -> dict[str, Any]:
+        return {"text": text, "score": score, "box": [[0, 0], [9, 0], [9, 9], [0, 9]]}
+
+    truth: list[dict[str, Any]] = [
+        {"lines": [{"text": "THEATRE"}], "query_words": []},
+        {"lines": [{"text": "the"}, {"text": "end"}], "query_words": ["the"]},
+        {"lines": [{"text": "PANIC"}], "query_words": ["panic"]},
+    ]
+    preds = [[line("THEATRE", 0.99)], [line("the end", 0.6)], [line("DONT PAHIC", 0.9)]]
+    got = find_by_word(truth, preds)
+    assert got["queries"] == 2
+    assert got["find_by_word_recall_at_1"] == 1.0  # "the" and (one edit off) "panic"
+    assert got["find_by_word_exact_r1"] == 0.5  # "panic" was never read exactly
+    assert got["find_by_word_substring_r1"] == 0.0  # THEATRE (0.99) first; PAHIC not found
