@@ -99,25 +99,33 @@ def verification(
                     log(f"faces: LFW {len(cache)} images described")
     seconds = time.perf_counter() - t0
     folds = np.array([f for f, *_ in pairs])
-    dist = np.array([float(np.linalg.norm(cache[a][0] - cache[b][0])) for _, a, b, _ in pairs])
     same = np.array([s for *_, s in pairs])
-    per_fold = []
-    for k in sorted(set(folds.tolist())):
-        train, test = folds != k, folds == k
-        t = best_threshold(dist[train], same[train]) if train.any() else best_threshold(dist, same)
-        per_fold.append(
-            {
-                "fold": k + 1,
-                "threshold": t,
-                "accuracy": float(((dist[test] < t) == same[test]).mean()),
-            }
-        )
+    vec = {p: v for p, (v, _) in cache.items()}
+    unit = {p: v / max(1e-9, float(np.linalg.norm(v))) for p, v in vec.items()}
+    per_fold = cross_validated(_distances(pairs, vec), same, folds)
+    unit_folds = cross_validated(_distances(pairs, unit), same, folds)
     return {
         "pairs": len(pairs), "images": len(cache),
         "found_by": {k: sum(v == k for _, v in cache.values()) for k in ("hog", "mmod", "centre_box")},
         "accuracy": float(np.mean([f["accuracy"] for f in per_fold])), "folds": per_fold,
-        "seconds_per_image": seconds / max(1, len(cache)),
+        "accuracy_unit_norm": float(np.mean([f["accuracy"] for f in unit_folds])),
+        "folds_unit_norm": unit_folds, "seconds_per_image": seconds / max(1, len(cache)),
     }  # fmt: skip
+
+
+def _distances(pairs: Sequence[tuple[int, Path, Path, bool]], vec: dict[Path, Any]) -> np.ndarray:
+    return np.array([float(np.linalg.norm(vec[a] - vec[b])) for _, a, b, _ in pairs])
+
+
+def cross_validated(dist: np.ndarray, same: np.ndarray, folds: np.ndarray) -> list[dict[str, Any]]:
+    """Per fold: the threshold best on the other folds, and its accuracy on this one."""
+    out = []
+    for k in sorted(set(folds.tolist())):
+        train, test = folds != k, folds == k
+        t = best_threshold(dist[train], same[train]) if train.any() else best_threshold(dist, same)
+        acc = float(((dist[test] < t) == same[test]).mean())
+        out.append({"fold": k + 1, "threshold": t, "accuracy": acc})
+    return out
 
 
 # ----------------------------------------------------------------------------- detection

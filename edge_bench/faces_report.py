@@ -72,13 +72,16 @@ def faces_markdown(payload: dict[str, Any], charts: list[str]) -> str:
         "People (faces) quality and cost", payload["command"], payload["machine"], intro
     )
     v = payload["verification"]
+    unit_folds = ", ".join(f"{f['accuracy']:.4f}" for f in v["folds_unit_norm"])
     parts = [text, "## LFW verification (View 2, folds 1-3, threshold by 3-fold cross-validation)", "",
              report.table(["fold", "threshold (train folds)", "accuracy"],
                           [(f["fold"], f["threshold"], f["accuracy"]) for f in v["folds"]]),
              "", f"Mean accuracy **{v['accuracy']:.4f}** over {v['pairs']} pairs. The face used is the one whose "
              f"box holds the image centre; of {v['images']} images it was found by HOG in {v['found_by']['hog']}, "
              f"by the MMOD detector in {v['found_by']['mmod']} (HOG found no centred face), and "
-             f"{v['found_by']['centre_box']} used the fixed centre box.", ""]  # fmt: skip
+             f"{v['found_by']['centre_box']} used the fixed centre box. The same descriptors scaled to unit length "
+             f"(not what the product stores) give {v['accuracy_unit_norm']:.4f} "
+             f"(folds {unit_folds}).", ""]  # fmt: skip
     det = [(r["det_side"], r["faces"], r["found"], r["recall"], r["precision"], r["seconds_per_photo"])
            for r in payload["detection"]]  # fmt: skip
     det += [(f"{r['det_side']} (MMOD)", r["faces"], r["found"], r["recall"], r["precision"],
