@@ -15,7 +15,6 @@ add_prev_, tags, skips, input_rgb_image_sized, loss_metric_); anything else is a
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,8 +227,3 @@ def read_face_descriptor(path: Path) -> tuple[list[DnnLayer], tuple[float, float
     if s.pos != len(s.data):
         raise s.fail(f"{len(s.data) - s.pos} bytes left over after the network")
     return list(reversed(layout)), means
-
-
-def float32_le(values: np.ndarray) -> bytes:
-    """Little-endian float32 bytes (tests write small dlib-format tensors with it)."""
-    return struct.pack(f"<{values.size}f", *values.reshape(-1).tolist())
