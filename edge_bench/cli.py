@@ -137,6 +137,10 @@ def _add_faces(sub: Any) -> None:
     p.add_argument("--sides", type=_ints, default=(640, 800, 1024, 1280))
     p.add_argument("--threshold", type=float, default=0.5, help="the product default, for the report")
     p.add_argument("--lfw-limit", type=int, help="first N pairs only (a quick run)")
+    p.add_argument("--mmod-sides", type=_ints, default=(640,),
+                   help="detection sizes for the MMOD (CNN) detector rows; 0 for none")  # fmt: skip
+    p.add_argument("--no-lfw-mmod", dest="lfw_mmod", action="store_false",
+                   help="LFW: no MMOD second look where HOG finds no centred face")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("bench-out"))
 
 

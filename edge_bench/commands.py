@@ -195,7 +195,8 @@ def ocr(args: argparse.Namespace, command: str) -> list[Path]:
 def faces(args: argparse.Namespace, command: str) -> list[Path]:
     from edge_bench.faces_report import faces_markdown, run_faces_bench
 
-    keys = ("data", "models", "plain", "plain_limit", "detector", "det_side", "sides", "threshold", "lfw_limit")
+    keys = ("data", "models", "plain", "plain_limit", "detector", "det_side", "sides", "threshold",
+            "lfw_limit", "mmod_sides", "lfw_mmod")  # fmt: skip
     payload = report.envelope("faces", command, _config(args, *keys), run_faces_bench(args, _log))
     return _write_report(args.out, "faces", payload, faces_markdown, [])
 

@@ -59,20 +59,24 @@ def lfw_pairs(lfw: Path) -> list[tuple[int, Path, Path, bool]]:
     return out
 
 
-def lfw_descriptor(engine: Any, path: Path) -> tuple[np.ndarray, bool]:
-    """The face nearest the centre, else the fixed centre box (reported as a fallback)."""
+def centred_face(faces: Sequence[Any], width: int, height: int) -> Any | None:
+    """The best-scoring face whose box holds the image centre (LFW centres its subject);
+    a face elsewhere is another person in the frame, never the subject."""
+    cx, cy = width / 2, height / 2
+    inside = [f for f in faces if f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]]
+    return max(inside, key=lambda f: f.score) if inside else None
+
+
+def lfw_descriptor(engine: Any, path: Path, second: Any | None = None) -> tuple[np.ndarray, str]:
+    """The centred face by the engine's detector, else by ``second`` (the MMOD detector),
+    else the fixed centre box; the second item says which ("hog", "mmod", "centre_box")."""
     rgb = _rgb(path)
-    faces = engine.analyse(rgb)
-    if faces:
-        centre = np.array([125.0, 125.0])
-        best = min(
-            faces,
-            key=lambda f: float(
-                np.linalg.norm(np.array(f.box[:2]) + np.array(f.box[2:]) - 2 * centre)
-            ),
-        )
-        return best.embedding, False
-    return engine.describe_box(rgb, LFW_FALLBACK), True
+    for finder, name in ((engine, "hog"), (second, "mmod")):
+        if finder is not None:
+            face = centred_face(finder.analyse(rgb), rgb.shape[1], rgb.shape[0])
+            if face is not None:
+                return face.embedding, name
+    return engine.describe_box(rgb, LFW_FALLBACK), "centre_box"
 
 
 def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
@@ -81,37 +85,47 @@ def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
     return float(candidates[int(np.argmax(accs))])
 
 
-def verification(engine: Any, lfw: Path, log: Log, limit: int | None = None) -> dict[str, Any]:
+def verification(
+    engine: Any, lfw: Path, log: Log, limit: int | None = None, second: Any | None = None
+) -> dict[str, Any]:
     pairs = lfw_pairs(lfw)[:limit] if limit else lfw_pairs(lfw)
-    cache: dict[Path, tuple[np.ndarray, bool]] = {}
+    cache: dict[Path, tuple[np.ndarray, str]] = {}
     t0 = time.perf_counter()
     for _, a, b, _ in pairs:
         for p in (a, b):
             if p not in cache:
-                cache[p] = lfw_descriptor(engine, p)
+                cache[p] = lfw_descriptor(engine, p, second)
                 if len(cache) % 200 == 0:
                     log(f"faces: LFW {len(cache)} images described")
     seconds = time.perf_counter() - t0
     folds = np.array([f for f, *_ in pairs])
-    dist = np.array([float(np.linalg.norm(cache[a][0] - cache[b][0])) for _, a, b, _ in pairs])
     same = np.array([s for *_, s in pairs])
-    per_fold = []
+    vec = {p: v for p, (v, _) in cache.items()}
+    unit = {p: v / max(1e-9, float(np.linalg.norm(v))) for p, v in vec.items()}
+    per_fold = cross_validated(_distances(pairs, vec), same, folds)
+    unit_folds = cross_validated(_distances(pairs, unit), same, folds)
+    return {
+        "pairs": len(pairs), "images": len(cache),
+        "found_by": {k: sum(v == k for _, v in cache.values()) for k in ("hog", "mmod", "centre_box")},
+        "accuracy": float(np.mean([f["accuracy"] for f in per_fold])), "folds": per_fold,
+        "accuracy_unit_norm": float(np.mean([f["accuracy"] for f in unit_folds])),
+        "folds_unit_norm": unit_folds, "seconds_per_image": seconds / max(1, len(cache)),
+    }  # fmt: skip
+
+
+def _distances(pairs: Sequence[tuple[int, Path, Path, bool]], vec: dict[Path, Any]) -> np.ndarray:
+    return np.array([float(np.linalg.norm(vec[a] - vec[b])) for _, a, b, _ in pairs])
+
+
+def cross_validated(dist: np.ndarray, same: np.ndarray, folds: np.ndarray) -> list[dict[str, Any]]:
+    """Per fold: the threshold best on the other folds, and its accuracy on this one."""
+    out = []
     for k in sorted(set(folds.tolist())):
         train, test = folds != k, folds == k
         t = best_threshold(dist[train], same[train]) if train.any() else best_threshold(dist, same)
-        per_fold.append(
-            {
-                "fold": k + 1,
-                "threshold": t,
-                "accuracy": float(((dist[test] < t) == same[test]).mean()),
-            }
-        )
-    return {
-        "pairs": len(pairs), "images": len(cache),
-        "fallback_centre_box": sum(fb for _, fb in cache.values()),
-        "accuracy": float(np.mean([f["accuracy"] for f in per_fold])), "folds": per_fold,
-        "seconds_per_image": seconds / max(1, len(cache)),
-    }  # fmt: skip
+        acc = float(((dist[test] < t) == same[test]).mean())
+        out.append({"fold": k + 1, "threshold": t, "accuracy": acc})
+    return out
 
 
 # ----------------------------------------------------------------------------- detection

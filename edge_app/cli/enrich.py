@@ -1,4 +1,4 @@
-"""Enrichment for the CLI: `--no-ocr` / `--no-tags`, the passes with a progress bar, and
+"""Enrichment for the CLI: `--no-ocr` / `--no-tags` / `--no-faces`, the passes with a progress bar, and
 what they did told in sentences (shared by ``index``, ``import``, ``ocr`` and ``status``)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from edge_app.enrich.passes import EnrichChoice, EnrichReport
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
+    from edge_app.enrich.face_pass import FaceReport
     from edge_app.enrich.ocr_pass import OcrReport
     from edge_app.tags.tagger import TagRun
 
@@ -20,10 +21,13 @@ if TYPE_CHECKING:
 def enrich_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ocr", action="store_true", help="do not read the text in the photos")
     p.add_argument("--no-tags", action="store_true", help="do not tag the photos")
+    p.add_argument(
+        "--no-faces", action="store_true", help="do not look for faces (when People is on)"
+    )
 
 
 def choice_from_args(args: argparse.Namespace) -> EnrichChoice:
-    return EnrichChoice(ocr=not args.no_ocr, tags=not args.no_tags)
+    return EnrichChoice(ocr=not args.no_ocr, tags=not args.no_tags, faces=not args.no_faces)
 
 
 def run_enrich(
@@ -44,6 +48,8 @@ def enrich_sentences(report: EnrichReport, ocr_counts: Mapping[str, int] | None)
     lines = tag_sentences(report.tags)
     if report.ocr is not None:
         lines += ocr_run_sentences(report.ocr)
+    if report.faces is not None:
+        lines += face_run_sentences(report.faces)
     lines += [_capital(reason) + "." for reason in report.skipped]
     if ocr_counts is not None and (report.ocr is not None or ocr_counts.get("pending")):
         lines.append(ocr_library_sentence(ocr_counts))
@@ -72,6 +78,20 @@ def ocr_run_sentences(report: OcrReport) -> list[str]:
         lines += [f"  {path}: {reason}" for path, reason in report.failures]
     if report.stopped:
         lines.append("Stopped early; the next run reads the rest (nothing is lost).")
+    return lines
+
+
+def face_run_sentences(report: FaceReport) -> list[str]:
+    scanned = report.done + report.no_faces
+    lines = [
+        f"Looked for faces in {scanned} {_photos(scanned)} in {report.seconds:.1f} s: "
+        f"{report.faces} faces in {report.done}, {report.new_people} new people."
+    ]
+    if report.failed:
+        lines.append(f"{report.failed} {_photos(report.failed)} could not be scanned for faces:")
+        lines += [f"  {path}: {reason}" for path, reason in report.failures]
+    if report.stopped:
+        lines.append("Stopped early; the next run finds the rest of the faces.")
     return lines
 
 

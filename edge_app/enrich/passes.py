@@ -1,10 +1,12 @@
-"""Enrichment after indexing (tags, then text), the same for the CLI and the daemon.
+"""Enrichment after indexing (tags, then text, then faces), the same for the CLI and the daemon.
 
 Why one place: `edge-app index` and `edge-app import` must leave a library exactly as the
-daemon would (photos tagged and read, no further command), and the daemon must finish
-whatever a CLI run left pending. Tags come first: they cost milliseconds per photo over
-the stored embeddings; OCR costs about a second per photo with text. Each pass is
-resumable on its own (tags: stale sets are re-tagged; OCR: photos without a status).
+daemon would (photos tagged, read and, when People is on, their faces found, no further
+command), and the daemon must finish whatever a CLI run left pending. Tags come first: they
+cost milliseconds per photo over the stored embeddings; OCR costs about a second per photo
+with text; faces a tenth of a second per photo. Each pass is resumable on its own (tags:
+stale sets are re-tagged; OCR and faces: photos without a status). People is opt-in: while
+it is off the face pass is not mentioned at all.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
+    from edge_app.enrich.face_pass import FaceReport
     from edge_app.enrich.ocr_pass import OcrReport
     from edge_app.indexing.progress import Progress
     from edge_app.library.store import Library
@@ -24,10 +27,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EnrichChoice:
-    """Which passes to run (`--no-ocr` / `--no-tags` turn one off)."""
+    """Which passes to run (`--no-ocr` / `--no-tags` / `--no-faces` turn one off)."""
 
     ocr: bool = True
     tags: bool = True
+    faces: bool = True
 
 
 @dataclass
@@ -36,12 +40,14 @@ class EnrichReport:
 
     tags: list[TagRun] = field(default_factory=list)
     ocr: OcrReport | None = None
+    faces: FaceReport | None = None
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tags": [asdict(run) for run in self.tags],
             "ocr": None if self.ocr is None else self.ocr.to_dict(),
+            "faces": None if self.faces is None else self.faces.to_dict(),
             "skipped": list(self.skipped),
         }
 
@@ -88,7 +94,8 @@ def enrich(
     stop: threading.Event | None = None,
     ocr_progress: Progress | None = None,
 ) -> EnrichReport:
-    """Tag stale label sets, then read the text of photos not read yet (as enabled)."""
+    """Tag stale label sets, read the text of photos not read yet, then find their faces
+    (each as enabled)."""
     from edge_app.enrich.ocr_pass import run_ocr
     from edge_app.tags.jobs import tag_library
     from engines.errors import OcrUnavailableError
@@ -109,4 +116,25 @@ def enrich(
             report.ocr = run_ocr(ctx.settings, ctx.library, ocr_progress, stop)
         except OcrUnavailableError as exc:  # the photos stay indexed and searchable
             report.skipped.append(f"no text read: {exc}")
+    if ctx.library.faces_enabled():
+        report.faces = find_faces(ctx, choice, report.skipped, stop)
     return report
+
+
+def find_faces(
+    ctx: AppContext, choice: EnrichChoice, skipped: list[str], stop: threading.Event | None
+) -> FaceReport | None:
+    """The face pass when photos wait for it; why not, in ``skipped`` (People is on)."""
+    from edge_app.enrich.face_pass import run_faces
+    from engines.errors import FaceModelError
+
+    if not choice.faces:
+        skipped.append("finding faces skipped (--no-faces)")
+    elif stop is not None and stop.is_set():
+        skipped.append("stopped before finding faces")
+    elif ctx.library.photos_needing_faces(limit=1):
+        try:
+            return run_faces(ctx.settings, ctx.library, stop_event=stop)
+        except FaceModelError as exc:  # a damaged face model stops People only
+            skipped.append(f"no faces found: {exc}")
+    return None

@@ -1,9 +1,13 @@
-"""Find, align and describe faces with dlib, behind one lock.
+"""Find, align and describe faces: dlib detects and aligns, ONNX Runtime describes.
 
-Why dlib itself rather than an ONNX conversion: the ResNet descriptor costs ~0.06-0.09 s
-per face on the 2-core dev box through dlib's own AVX kernels, and the HOG detector needs
-no network at all; a conversion would add a parser for dlib's serialisation format and a
-parity gate for a gain we could not show here (docs/benchmarks/faces-cpu/).
+Why this split (measured in docs/benchmarks/faces-cpu/): dlib-bin runs the ResNet
+descriptor single-threaded through its own kernels (~0.075 CPU s per chip on the 2-core
+box); the builder converts that network to ONNX (`build_engines.face_onnx`, parity gate
+against dlib's own output) and ONNX Runtime runs it >10x faster on the same cores. The
+HOG detector and the 5-point aligner are not networks (a few ms each) and stay in dlib. A
+model folder without the ONNX file (built before the conversion) still works: dlib runs
+the descriptor. Each descriptor is the mean of the chip's and its mirror image's when the
+manifest says ``mirror`` (LFW: 98.61% -> 99.0%; a face and its mirror are the same person).
 
 Detection runs at a fixed pixel budget: the photo is resized so its long side is
 ``det_side`` (small photos are enlarged up to 2x), which bounds the cost of a photo
@@ -28,7 +32,7 @@ import numpy as np
 
 from engines.closing import Closing
 from engines.errors import FaceModelError
-from engines.faces.models import FaceModelSpec, verify_face_models
+from engines.faces.models import ONNX_ROLE, REBUILD, FaceModelSpec, verify_face_models
 
 DETECTORS = ("hog", "mmod")
 MAX_ENLARGE = 2.0
@@ -64,7 +68,7 @@ class FaceEngine(Closing):
 
     def __init__(
         self, folder: Path, *, detector: str = "hog", det_side: int = 1024,
-        min_score: float = 0.0, verify: bool = True,
+        min_score: float = 0.0, verify: bool = True, threads: int = 2, use_onnx: bool = True,
     ) -> None:  # fmt: skip
         if detector not in DETECTORS:
             raise FaceModelError(f"face detector must be one of {DETECTORS}, got {detector!r}")
@@ -74,7 +78,7 @@ class FaceEngine(Closing):
         self.detector_name, self.det_side, self.min_score = detector, det_side, min_score
         self._lock = threading.Lock()
         self.last_seconds = (0.0, 0.0)  # (detection, landmarks + chips + descriptors) of the last call
-        self.last_cpu_describe = 0.0  # CPU seconds of this thread for the second part
+        self.last_cpu_describe = 0.0  # CPU seconds of the process (ONNX Runtime's threads too)
         try:
             self._sp = dlib.shape_predictor(str(self.spec.path(folder, "landmarks5")))
             self._rec = dlib.face_recognition_model_v1(str(self.spec.path(folder, "descriptor")))
@@ -86,10 +90,17 @@ class FaceEngine(Closing):
         except RuntimeError as exc:  # dlib's deserialisation error
             raise FaceModelError(f"cannot load the face models in {folder}: {exc}") from exc
         self._dlib = dlib
+        self._onnx = (
+            _onnx_session(self.spec.path(folder, ONNX_ROLE), threads)
+            if use_onnx and self.spec.has_onnx
+            else None
+        )
 
     def describe(self) -> dict[str, str]:
+        descriptor = "onnxruntime" if self._onnx is not None else "dlib"
         return {
-            "runtime": f"dlib {self._dlib.__version__}",
+            "runtime": f"dlib {self._dlib.__version__}, descriptor: {descriptor}",
+            "mirror": str(self.spec.mirror),
             "detector": self.detector_name,
             "det_side": str(self.det_side),
             "source": self.spec.source,
@@ -97,7 +108,7 @@ class FaceEngine(Closing):
 
     def close(self) -> None:
         with self._lock:
-            self._det = self._sp = self._rec = None
+            self._det = self._sp = self._rec = self._onnx = None
 
     def analyse(self, rgb: np.ndarray) -> list[FoundFace]:
         """Every face in an RGB uint8 image, boxes in that image's pixels."""
@@ -108,10 +119,10 @@ class FaceEngine(Closing):
                 raise FaceModelError("the face engine was closed")
             t0 = time.perf_counter()
             found = self._detect(det_img)
-            t1, c1 = time.perf_counter(), time.thread_time()
+            t1, c1 = time.perf_counter(), time.process_time()
             chips, vectors = self._describe(det_img, [rect for rect, _ in found])
             self.last_seconds = (t1 - t0, time.perf_counter() - t1)
-            self.last_cpu_describe = time.thread_time() - c1
+            self.last_cpu_describe = time.process_time() - c1
         return [
             FoundFace(_unscale(rect, scale, rgb.shape), score, np.asarray(vec, np.float32), chip)
             for (rect, score), vec, chip in zip(found, vectors, chips, strict=True)
@@ -132,12 +143,37 @@ class FaceEngine(Closing):
         for rect in rects:
             shapes.append(self._sp(img, rect))
         chips = self._dlib.get_face_chips(img, shapes, self.spec.chip_size, self.spec.chip_padding)
-        return chips, self._rec.compute_face_descriptor(chips)
+        return chips, self._embed(chips)
 
     def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """Descriptors of already aligned 150x150 chips (benchmarks on LFW-style crops)."""
         with self._lock:
-            vectors = self._rec.compute_face_descriptor(list(chips)) if chips else []
+            return self._embed(list(chips)) if chips else np.zeros((0, 128), np.float32)
+
+    def _embed(self, chips: list[np.ndarray]) -> np.ndarray:
+        """(N, 128) descriptors; with ``mirror`` the mean of each chip's and its mirror's."""
+        batch = np.stack([np.asarray(c, np.uint8) for c in chips])
+        if self.spec.mirror:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        if self._onnx is not None:
+            out = np.asarray(self._onnx.run(None, {"chips": batch})[0], np.float32)
+        else:
+            vectors = self._rec.compute_face_descriptor(list(batch))
+            out = np.asarray([np.asarray(v, np.float32) for v in vectors], np.float32)
+        if self.spec.mirror:
+            out = np.asarray((out[: len(chips)] + out[len(chips) :]) / 2, np.float32)
+        return out.reshape(-1, 128)
+
+    def raw_descriptors(self, chips: Sequence[np.ndarray], runtime: str) -> np.ndarray:
+        """One runtime's descriptors (``dlib`` or ``onnx``), no mirror: the parity gate and
+        the benchmark compare the two on the same chips."""
+        batch = [np.asarray(c, np.uint8) for c in chips]
+        with self._lock:
+            if runtime == "onnx":
+                if self._onnx is None:
+                    raise FaceModelError(f"{self.folder} has no ONNX descriptor: {REBUILD}")
+                return np.asarray(self._onnx.run(None, {"chips": np.stack(batch)})[0], np.float32)
+            vectors = self._rec.compute_face_descriptor(batch)
         return np.asarray([np.asarray(v, np.float32) for v in vectors], np.float32).reshape(-1, 128)
 
     def _det_scale(self, width: int, height: int) -> float:
@@ -152,6 +188,24 @@ class FaceEngine(Closing):
             for d in self._det(img, 0)
             if d.confidence >= self.min_score
         ]
+
+
+def _onnx_session(path: Path, threads: int) -> Any:
+    """ONNX Runtime on the CPU for the converted descriptor (`FaceModelError` if it cannot)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise FaceModelError(
+            "onnxruntime is not installed: install the `faces` extra (pip install -e '.[faces]')"
+        ) from exc
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = max(1, threads), 1
+    # no busy-waiting between runs: the box's 2 cores also serve search and indexing
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
+        raise FaceModelError(f"cannot load the face descriptor {path}: {exc}") from exc
 
 
 def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:

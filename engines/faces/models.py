@@ -28,12 +28,15 @@ MODEL_FILES = {
     "landmarks5": "shape_predictor_5_face_landmarks.dat",
     "mmod": "mmod_human_face_detector.dat",
 }
+#: the descriptor converted by the builder (build_engines.face_onnx), run by ONNX Runtime
+ONNX_ROLE, ONNX_FILE = "descriptor_onnx", "dlib_face_descriptor.onnx"
 FORBIDDEN = "shape_predictor_68_face_landmarks.dat"
 LICENSES = {
     "descriptor": "public domain / CC0 1.0 (dlib-models by Davis King; ResNet-34-like, "
     "trained on ~3M faces of ~7.5k identities; LFW 99.38%)",
     "landmarks5": "CC0 1.0 (dlib-models by Davis King; trained on dlib's own 7198-face set)",
     "mmod": "CC0 1.0 (dlib-models by Davis King; dlib's own hand-labelled face set)",
+    "descriptor_onnx": "the descriptor above, converted to ONNX by edge-build (same licence)",
     "hog": "Boost Software License 1.0 (dlib's built-in frontal face detector, in dlib itself)",
 }
 REBUILD = "run `edge-build add-faces BUNDLE` (needs the `faces` extra) to copy them again"
@@ -50,6 +53,8 @@ class FaceModelSpec:
     chip_size: int = 150
     chip_padding: float = 0.25
     descriptor_dim: int = 128
+    mirror: bool = True  # descriptor = mean of the chip's and its mirror image's (a 2-view jitter)
+    parity_max_diff: float | None = None  # max |dlib - ONNX| the builder measured
     schema_version: int = FACES_SCHEMA
 
     def to_json(self) -> str:
@@ -73,6 +78,11 @@ class FaceModelSpec:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FaceModelError(f"{path} is damaged ({exc}): {REBUILD}") from exc
 
+    @property
+    def has_onnx(self) -> bool:
+        """Whether the builder converted the descriptor (else dlib runs it)."""
+        return ONNX_ROLE in self.files
+
     def path(self, folder: Path, role: str) -> Path:
         return resolve_inside(Path(folder), self.files[role].path)
 
@@ -93,6 +103,8 @@ def _from_dict(d: dict[str, Any]) -> FaceModelSpec:
         chip_size=int(d.get("chip_size", 150)),
         chip_padding=float(d.get("chip_padding", 0.25)),
         descriptor_dim=int(d.get("descriptor_dim", 128)),
+        mirror=bool(d.get("mirror", False)),
+        parity_max_diff=None if d.get("parity_max_diff") is None else float(d["parity_max_diff"]),
         schema_version=version,
     )
 

