@@ -18,6 +18,12 @@ from edge_app.library.roots import OFFLINE_SQL
 
 #: SQL condition (on ``photos``) true for photos that are shown: not trashed, root online.
 VISIBLE_SQL = f"trashed_at IS NULL AND {OFFLINE_SQL}"
+#: The ids of the shown photos, for counts over tables that refer to photos (tags, faces):
+#: a facet never counts a photo its listing would not show.
+VISIBLE_IDS_SQL = f"SELECT id FROM photos WHERE {VISIBLE_SQL}"
+#: The ids of the photos in the library (not trashed), shown or on an unplugged root: for
+#: the library's own totals (status page), which count an offline root's photos too.
+LIVE_IDS_SQL = "SELECT id FROM photos WHERE trashed_at IS NULL"
 
 
 class TrashRows(SqliteStore):
