@@ -53,6 +53,23 @@ class TrashRows(SqliteStore):
             self._bump_generation()
         return cur.rowcount > 0
 
+    def in_library(self, sha256: str) -> bool:
+        """A photo in the library (not trashed) holds these bytes: a new copy is a duplicate."""
+        rows = self._rows(
+            "SELECT 1 FROM photos WHERE sha256 = ? AND trashed_at IS NULL LIMIT 1", [sha256]
+        )
+        return bool(rows)
+
+    def trashed_with(self, sha256: str) -> list[tuple[int, str]]:
+        """(id, trash key) of the trashed photos holding these bytes, last trashed first:
+        what a re-upload or re-import of them brings back."""
+        rows = self._rows(
+            "SELECT id, rel_path FROM photos WHERE sha256 = ? AND trashed_at IS NOT NULL "
+            "ORDER BY trashed_at DESC, id DESC",
+            [sha256],
+        )
+        return [(int(r["id"]), str(r["rel_path"])) for r in rows]
+
     def forget_trashed(self, ids: Sequence[int]) -> list[str]:
         """Delete the rows of emptied trash items; returns their sha256s (thumbnails)."""
         shas: list[str] = []

@@ -337,3 +337,32 @@ def test_things_counts_leave_out_a_trashed_photo(
         assert wombats()[:2] == (2, ids[0])
     finally:
         ctx.library.delete_label_set(set_id)
+
+
+def test_uploading_a_trashed_photo_again_restores_it(indexed: tuple[Settings, Any]) -> None:
+    """Not a silent "duplicate": the photo comes back from the trash under its old id and
+    path, in search at once (what Immich and Google Photos do)."""
+    settings, ctx = indexed
+    client = _app(settings, ctx).test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    photo = _jpeg(9601)
+    first = _post(client, [(photo, "holiday.jpg")]).get_json()["files"][0]
+    photo_id = _id_of(client, "holiday.jpg")
+    client.post("/api/trash", json={"photo_ids": [photo_id]})
+    assert "holiday.jpg" not in _names(client, "a+photo")
+    files_before = _saved_files(settings)
+
+    body = _post(client, [(photo, "holiday (1).jpg")]).get_json()
+
+    assert (body["saved"], body["duplicates"], body["restored"]) == (0, 0, 1)
+    assert body["files"][0]["status"] == "restored"
+    assert body["files"][0]["rel_path"] == first["rel_path"]
+    assert _id_of(client, "holiday.jpg") == photo_id  # in search at once, under its old id
+    assert client.get("/api/trash").get_json()["items"] == []
+    back = settings.library_dir / first["rel_path"]  # back in place, and no second copy
+    assert back.is_file() and _saved_files(settings) == sorted([*files_before, back])
+    again = _post(client, [(photo, "holiday.jpg")], url="/upload").get_data(as_text=True)
+    assert "1 duplicate skipped" in again and "Duplicate, skipped" in again
+    client.post("/api/trash", json={"photo_ids": [photo_id]})
+    page = _post(client, [(photo, "holiday.jpg")], url="/upload").get_data(as_text=True)
+    assert "1 restored from trash" in page and "Restored from trash" in page
