@@ -330,6 +330,7 @@ def serve(
 
     configure_logging(settings.log_level, human=human_logs)
     heap.configure()  # before the first thread: see edge_app.appliance.heap
+    heap.skip_pandas()  # before sqlite-utils is imported (edge_app.context)
     requested = threading.Event()
     _install_signal_handlers(requested)
     settings.ensure_dirs()

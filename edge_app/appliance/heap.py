@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import sys
 from functools import cache
 from typing import Any
 
@@ -57,6 +58,20 @@ def configure(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD) -> boo
         if env not in os.environ and mallopt(param, value) != 1:
             log.warning("event=malloc_not_configured reason=mallopt refused %s=%d", env, value)
             return False
+    return True
+
+
+def skip_pandas() -> bool:
+    """Make ``import pandas`` fail in this process, unless it is imported already.
+
+    Why: sqlite-utils imports pandas at import time when it is installed (a development
+    venv, a box shared with other software), and pandas pulls in pyarrow: 70 MB of RSS
+    the daemon never uses (the appliance does not depend on pandas; library packs use
+    pyarrow directly). Returns whether the import is now refused.
+    """
+    if "pandas" in sys.modules:
+        return sys.modules["pandas"] is None
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # the documented way to refuse
     return True
 
 

@@ -72,3 +72,14 @@ def test_configure_caps_the_arenas_and_keeps_big_blocks_mapped() -> None:
     assert default["mapped"] == 0  # glibc raised its threshold: the block stays in the heap
     assert configured["mapped"] == 1  # fixed threshold: mapped, so freeing returns it
     assert isinstance(configured["trimmed"], bool)
+
+
+def test_skip_pandas_keeps_sqlite_utils_from_loading_pandas_and_pyarrow() -> None:
+    code = (
+        "import sys; from edge_app.appliance import heap; print(heap.skip_pandas()); "
+        "import sqlite_utils.db as db; print(db.pd is None, 'pyarrow' in sys.modules)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "False"]
