@@ -323,14 +323,14 @@ def serve(
 
     ``on_ready(port)`` runs once the socket listens (the CLI's start-up banner).
     """
+    heap.configure()  # before the first thread: see edge_app.appliance.heap
+    heap.skip_pandas()  # before sqlite-utils is imported (by edge_app.context)
     from edge_app.context import AppContext
     from edge_app.watch.service import WatchService
     from webui.app import create_app
     from webui.state import attach_jobs
 
     configure_logging(settings.log_level, human=human_logs)
-    heap.configure()  # before the first thread: see edge_app.appliance.heap
-    heap.skip_pandas()  # before sqlite-utils is imported (edge_app.context)
     requested = threading.Event()
     _install_signal_handlers(requested)
     settings.ensure_dirs()
