@@ -5,12 +5,12 @@ arena, up to 8 per core, and keeps what is freed in it for later. The daemon has
 request threads (cheroot), the job worker, the batchers and the decode workers, so after
 a burst of searches or a rescan of 100k rows every arena holds megabytes that nothing
 uses any more, all counted in the daemon's RSS (docs/benchmarks/daemon-100k). Two
-arenas are enough for 2-8 cores (a search holds an arena for microseconds). Blocks of
-128 KiB and more (decoded photos, pixel batches, query results) get their own mapping,
-returned to the OS when freed: glibc's default raises that threshold up to 32 MiB after
-the first such free, after which they stay in the arenas. ``malloc_trim`` after big
-work (a job, an idle release) hands back the rest. Measured at 100k photos: 688 -> 607
-MB (2 arenas) -> 560 MB (and the fixed threshold).
+arenas are enough for 2-8 cores (a search holds an arena for microseconds), and
+``malloc_trim`` after big work (a job, an idle release) hands the free pages back.
+glibc's mmap threshold is left dynamic on purpose: fixed at 128 KiB (so big blocks are
+mapped and returned on free) it saved only 19 MB once the weights pages were dropped,
+while image searches got slower side by side (p50 77 vs 49 ms, p95 147 vs 96 ms at
+100k photos: each search maps and faults in fresh pages; docs/benchmarks/daemon-100k).
 
 Another C library (musl) has neither call: both functions then say so and do nothing.
 """
@@ -27,10 +27,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-M_MMAP_THRESHOLD = -3  # <malloc.h>
-M_ARENA_MAX = -8
+M_ARENA_MAX = -8  # <malloc.h>
 ARENAS = 2
-MMAP_THRESHOLD = 128 * 1024  # glibc's initial default, fixed (no dynamic raise)
 
 
 @cache
@@ -38,26 +36,22 @@ def _libc() -> Any:
     return ctypes.CDLL(ctypes.util.find_library("c"))
 
 
-def configure(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
-    """Cap glibc's malloc arenas and fix its mmap threshold; call before any thread
-    starts (arenas made earlier stay). The environment's ``MALLOC_ARENA_MAX`` /
-    ``MALLOC_MMAP_THRESHOLD_``, when set, win (a drop-in can tune them).
+def configure(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas; call before any thread starts (arenas made earlier
+    stay). ``MALLOC_ARENA_MAX`` in the environment, when set, wins (a drop-in can tune it).
 
-    Returns False where the C library is not glibc (nothing is then set).
+    Returns False where the C library is not glibc or the cap was not set.
     """
     mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         log.info("event=malloc_not_configured reason=not glibc")
         return False
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return True
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    wanted = {
-        "MALLOC_ARENA_MAX": (M_ARENA_MAX, arenas),
-        "MALLOC_MMAP_THRESHOLD_": (M_MMAP_THRESHOLD, mmap_threshold),
-    }
-    for env, (param, value) in wanted.items():
-        if env not in os.environ and mallopt(param, value) != 1:
-            log.warning("event=malloc_not_configured reason=mallopt refused %s=%d", env, value)
-            return False
+    if mallopt(M_ARENA_MAX, arenas) != 1:
+        log.warning("event=malloc_not_configured reason=mallopt refused %d arenas", arenas)
+        return False
     return True
 
 
