@@ -3,6 +3,10 @@
 Thread safety: a pool of infer requests sized to the device's
 OPTIMAL_NUMBER_OF_INFER_REQUESTS; each run borrows one (`engines.pool`).
 
+Memory: after the first run of each input shape the CPU plugin holds its own packed
+copy of the weights, so the pages of the mapped ``.bin`` it read are given back
+(`engines.mapped_weights`): about 140 MB of RSS for the ViT-B/32 towers.
+
 Precision is always set explicitly on CPU: bf16 only when asked *and* the CPU has
 native BF16 (AMX/AVX512-BF16), f32 otherwise, so results never depend on a default
 that changed between OpenVINO releases.
@@ -20,9 +24,12 @@ import numpy as np
 from engines.base import TowerRunner
 from engines.bundle import resolve_inside
 from engines.errors import BackendUnavailableError, BundleError, EngineError
+from engines.mapped_weights import drop_resident_pages
 from engines.pool import Pool
 
 log = logging.getLogger(__name__)
+
+MAX_TRACKED_SHAPES = 256  # text runs come in up to 77 lengths x batch sizes
 
 
 def _ov() -> Any:
@@ -100,6 +107,8 @@ class OpenVinoRunner(TowerRunner):
         self._check_signature(model)
         requests = [self._compiled.create_infer_request() for _ in range(self._pool_size())]
         self._requests: Pool[Any] | None = Pool(requests)
+        self._weights_file = weights
+        self._shapes_seen: set[tuple[int, ...]] = set()
 
     def _pool_size(self) -> int:
         """Infer requests the device runs well at once (1 on a CPU under the LATENCY hint)."""
@@ -127,7 +136,20 @@ class OpenVinoRunner(TowerRunner):
             raise EngineError(f"{self.artifact.key}: the runner is closed")
         with self._requests.borrow() as request:
             request.infer({0: x}, share_inputs=False)
-            return np.array(request.get_output_tensor(0).data, copy=True)
+            out = np.array(request.get_output_tensor(0).data, copy=True)
+        self._after_run(tuple(x.shape))
+        return out
+
+    def _after_run(self, shape: tuple[int, ...]) -> None:
+        """After a shape's first run the plugin has packed the weights it needs: the
+        mapped file's pages it read are dropped (a set.add is atomic under the GIL; two
+        threads dropping at once is harmless)."""
+        if self.device != "CPU" or shape in self._shapes_seen:
+            return
+        if len(self._shapes_seen) < MAX_TRACKED_SHAPES:
+            self._shapes_seen.add(shape)
+            dropped = drop_resident_pages(self._weights_file)
+            log.debug("%s: %d MB of mapped weights dropped", self.artifact.key, dropped >> 20)
 
     def describe(self) -> dict[str, str]:
         info = super().describe()

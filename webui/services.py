@@ -353,8 +353,9 @@ def status_for_page(state: WebState) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- uploads / trash
 def content_known(ctx: AppContext, sha256: str) -> bool:
-    """A library photo already holds these bytes (an upload of them is a duplicate)."""
-    return bool(ctx.reader.find_by_sha256(sha256))
+    """A library photo already holds these bytes (an upload of them is a duplicate); a
+    trashed one does not (`LibraryTrash.restore_content` brings it back)."""
+    return ctx.reader.in_library(sha256)
 
 
 def photos_by_id(ctx: AppContext, ids: list[int]) -> list[Photo]:

@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage
 
 from edge_app.errors import QueryError
 from edge_app.ingest.disk import check_free_space
+from edge_app.ingest.trash import LibraryTrash
 from edge_app.ingest.upload import UploadLedger, UploadOutcome, UploadSaver
 from webui import services
 from webui.auth import ROLE_ADMIN, admin_only, json_error
@@ -77,12 +78,19 @@ def index_soon(state: WebState) -> dict[str, Any] | None:
 
 
 def save_files(state: WebState, files: Iterable[FileStorage]) -> list[UploadOutcome]:
-    """Save every uploaded file; the per-file outcome says saved / duplicate / error."""
+    """Save every uploaded file; the per-file outcome says saved / duplicate / restored
+    (from the trash, under its old id) / error."""
     incoming = request.content_length or 0
     check_free_space(state.settings.library_dir, state.settings.min_free_disk_bytes, incoming)
     charge_upload(incoming, ROLE_ADMIN)
     ctx = state.context
-    saver = UploadSaver(state.settings, lambda sha: services.content_known(ctx, sha), _ledger())
+    trash = LibraryTrash(state.settings, ctx.library, ctx.store)
+    saver = UploadSaver(
+        state.settings,
+        lambda sha: services.content_known(ctx, sha),
+        _ledger(),
+        restore_trashed=trash.restore_content,
+    )
     limit = state.settings.max_photo_upload_bytes
     return [saver.save(f.stream, f.filename or "", limit) for f in files]
 
@@ -91,7 +99,12 @@ def summary(outcomes: list[UploadOutcome]) -> dict[str, int]:
     """Counts by outcome, for the page and the API."""
     return {
         k: sum(1 for o in outcomes if o.status == s)
-        for k, s in (("saved", "saved"), ("duplicates", "duplicate"), ("errors", "error"))
+        for k, s in (
+            ("saved", "saved"),
+            ("duplicates", "duplicate"),
+            ("restored", "restored"),
+            ("errors", "error"),
+        )
     }
 
 

@@ -32,6 +32,7 @@ from itertools import count
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from edge_app.appliance import heap
 from edge_app.appliance.web_server import create_server
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ class JobQueue:
             self._current = None
             self._history.append(job)
             del self._history[:-50]
+        heap.trim()  # a rescan or an import leaves its buffers free in the heap
         log.info("event=job_finished id=%d kind=%s state=%s", job.id, job.kind, job.state)
 
 
@@ -265,7 +267,10 @@ def release_idle_image_tower(ctx: AppContext) -> bool:
     """Free the image tower after ``image_model_idle_s`` unused (the next use reloads it)."""
     limit = ctx.settings.image_model_idle_s
     runner = ctx.encoder.image_runner
-    return bool(limit) and runner.loaded and runner.idle_s >= limit and runner.release()
+    released = bool(limit) and runner.loaded and runner.idle_s >= limit and runner.release()
+    if released:
+        heap.trim()
+    return released
 
 
 class _ShutdownRequested(SystemExit):
@@ -318,6 +323,8 @@ def serve(
 
     ``on_ready(port)`` runs once the socket listens (the CLI's start-up banner).
     """
+    heap.configure()  # before the first thread: see edge_app.appliance.heap
+    heap.skip_pandas()  # before sqlite-utils is imported (by edge_app.context)
     from edge_app.context import AppContext
     from edge_app.watch.service import WatchService
     from webui.app import create_app

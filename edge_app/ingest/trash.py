@@ -167,9 +167,14 @@ class Trash:
 
 
 class LibraryTrash:
-    """The trash, the photo rows and the live vector index moved together (web UI, API)."""
+    """The trash, the photo rows and the live vector index moved together (web UI, API).
 
-    def __init__(self, settings: Settings, library: Library, store: IndexStore) -> None:
+    ``store`` is None in a process without the live index (the USB import unit): a
+    restore there bumps the library generation, so the daemon re-opens its index at its
+    next index run (the import unit always asks for one when it ends).
+    """
+
+    def __init__(self, settings: Settings, library: Library, store: IndexStore | None) -> None:
         self.files = Trash(settings.library_dir)
         self.library = library
         self.store = store
@@ -181,7 +186,8 @@ class LibraryTrash:
         for photo in photos:
             item = self.files.move_in(photo.rel_path, photo.id)
             self.library.trash_photo(photo.id, item.key)
-            self.store.current().remove(np.asarray([photo.id], dtype=np.int64))
+            if self.store is not None:
+                self.store.current().remove(np.asarray([photo.id], dtype=np.int64))
             items.append(item)
         return items
 
@@ -192,15 +198,33 @@ class LibraryTrash:
         rel_path = self.files.restore(token)
         if not self.library.restore_photo(item.photo_id, item.key, rel_path):
             return rel_path, False
-        photo = self.library.get_photo(item.photo_id)
-        vector = self.library.get_embedding(item.photo_id)
-        if (
-            photo.status == "indexed"
-            and photo.bundle_id == self.store.bundle_id
-            and vector is not None
-        ):
-            self.store.current().add(np.asarray([photo.id], dtype=np.int64), vector[None, :])
+        if self.store is not None:
+            self._add_to_index(item.photo_id, self.store)
         return rel_path, True
+
+    def restore_content(self, sha256: str) -> str | None:
+        """A photo uploaded or imported again while it is in the trash comes back from the
+        trash, under its old id (what Immich and Google Photos do), instead of being
+        dropped as a duplicate; returns its library path. None when the library already
+        holds these bytes (a duplicate) or nothing in the trash does (a new photo)."""
+        if self.library.in_library(sha256):
+            return None
+        for photo_id, key in self.library.trashed_with(sha256):
+            token = key.split("/")[1] if key.startswith(f"{TRASH_DIR}/") else ""
+            try:
+                rel_path, _kept_id = self.restore(token)
+            except NotFoundError as exc:  # its trash folder is gone: not restorable
+                log.warning("event=trash_restore_skipped photo_id=%d reason=%s", photo_id, exc)
+                continue
+            log.info("event=restored_by_upload path=%s photo_id=%d", rel_path, photo_id)
+            return rel_path
+        return None
+
+    def _add_to_index(self, photo_id: int, store: IndexStore) -> None:
+        photo = self.library.get_photo(photo_id)
+        vector = self.library.get_embedding(photo_id)
+        if photo.status == "indexed" and photo.bundle_id == store.bundle_id and vector is not None:
+            store.current().add(np.asarray([photo.id], dtype=np.int64), vector[None, :])
 
     def empty(self) -> int:
         """Delete every trashed photo for good: files, rows, unshared thumbnails."""

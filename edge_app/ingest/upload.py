@@ -5,7 +5,8 @@ hold for every way a photo arrives. Each upload is streamed to a hidden temporar
 (the scanner never sees it), hashed while written, fsynced, checked to be a photo the
 indexer can decode, re-read and compared with the hash, then renamed atomically into
 ``imports/<YYYY-MM-DD>_upload/``. A duplicate (same sha256 as a library photo or an
-earlier upload) is dropped and counted; any failure removes the temporary file, so an
+earlier upload) is dropped and counted; a photo that is in the trash is restored from it
+under its old id instead (``restored``); any failure removes the temporary file, so an
 interrupted upload leaves nothing partial behind.
 """
 
@@ -50,7 +51,8 @@ class UploadRejectedError(EdgeError):
 
 @dataclass(frozen=True)
 class UploadOutcome:
-    """What happened to one uploaded file: ``saved``, ``duplicate`` or ``error``."""
+    """What happened to one uploaded file: ``saved``, ``duplicate``, ``restored`` (it was
+    in the trash: back under its old id and path, ``rel_path``) or ``error``."""
 
     name: str
     status: str
@@ -134,9 +136,13 @@ class UploadSaver:
         known_sha: Callable[[str], bool],
         ledger: UploadLedger,
         today: date | None = None,
+        restore_trashed: Callable[[str], str | None] = lambda _sha: None,
     ) -> None:
+        """``known_sha``: a photo in the library (not trashed) holds these bytes;
+        ``restore_trashed``: bring back the trashed photo holding them, its path or None."""
         self.settings = settings
         self.known_sha = known_sha
+        self.restore_trashed = restore_trashed
         self.ledger = ledger
         self.dest = upload_dir(settings, today or date.today())
         remove_stale_temps(self.dest)
@@ -162,6 +168,9 @@ class UploadSaver:
             with self.ledger.lock:
                 if self.ledger.seen(sha) or self.known_sha(sha):
                     return UploadOutcome(name=name, status="duplicate", size=size)
+                restored = self.restore_trashed(sha)
+                if restored is not None:
+                    return UploadOutcome(name, "restored", size=size, rel_path=restored)
                 self._verify(temp, sha, name)
                 final = self._publish(temp, name, sha)
         finally:

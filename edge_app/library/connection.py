@@ -154,10 +154,11 @@ class SqliteStore(Closing):
 
     # ------------------------------------------------- enrichment status tables
     def pending_photos(self, status_table: str, limit: int | None = None) -> list[PendingPhoto]:
-        """Indexed photos without a row in ``status_table`` for their current content."""
+        """Indexed photos without a row in ``status_table`` for their current content
+        (a trashed photo waits: restored, it is read then)."""
         sql = (
             f"SELECT p.id, p.rel_path, p.sha256 FROM photos p LEFT JOIN {status_table} s "
-            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND "
+            "ON s.photo_id = p.id WHERE p.status = 'indexed' AND p.trashed_at IS NULL AND "
             "(s.photo_id IS NULL OR s.sha256 IS NOT p.sha256) ORDER BY p.id"
         )
         params: list[Any] = []
@@ -171,14 +172,18 @@ class SqliteStore(Closing):
         return {str(r["name"]): int(r["n"]) for r in self._rows("SELECT * FROM library_counts")}
 
     def state_counts(self, status_table: str, states: Sequence[str]) -> dict[str, int]:
-        """Per state for current content, and ``pending`` (indexed, no current state)."""
+        """Per state for current content, and ``pending`` (indexed, no current state);
+        trashed photos are not counted (nor read: `pending_photos`)."""
         counts = dict.fromkeys(states, 0)
         rows = self._rows(
             f"SELECT s.state, COUNT(*) AS n FROM {status_table} s JOIN photos p ON "
-            "p.id = s.photo_id AND p.sha256 IS s.sha256 AND p.status = 'indexed' GROUP BY s.state"
+            "p.id = s.photo_id AND p.sha256 IS s.sha256 AND p.status = 'indexed' "
+            "AND p.trashed_at IS NULL GROUP BY s.state"
         )
         counts.update({r["state"]: int(r["n"]) for r in rows})
-        indexed = self._rows("SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed'")
+        indexed = self._rows(
+            "SELECT COUNT(*) AS n FROM photos WHERE status = 'indexed' AND trashed_at IS NULL"
+        )
         counts["pending"] = int(indexed[0]["n"]) - sum(counts[s] for s in states)
         return counts
 

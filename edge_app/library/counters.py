@@ -7,10 +7,13 @@ as the rows they count (so it is never ahead of or behind the data, and kill -9 
 and reading it costs the same at 10 photos and at 1M. Definitions, identical to the
 queries they replace (`reference_counts`, kept for the tests and the migration):
 
-* ``photos:<status>``: photos not in the trash, per status (indexed, pending, error);
-* ``indexed``: indexed photos, trash included (the base of "OCR pending");
+Every total leaves trashed photos out (a trashed photo is not read either, and comes back
+with its rows on restore), and counts an unplugged root's photos (`trash_rows.LIVE_IDS_SQL`):
+
+* ``photos:<status>``: photos per status (indexed, pending, error);
+* ``indexed``: indexed photos (the base of "OCR pending");
 * ``ocr:<state>``: OCR status rows for the photo's current content of indexed photos;
-* ``tags``: stored tags; ``tagged_photos``: photos with at least one tag.
+* ``tags``: stored tags of those photos; ``tagged_photos``: photos with at least one tag.
 """
 
 from __future__ import annotations
@@ -28,39 +31,52 @@ NAMES = (
 # The OCR state a status row counts under when photo P (NEW or OLD) holds it, else NULL.
 _OCR_OF = (
     "(SELECT 'ocr:' || s.state FROM ocr_status s WHERE s.photo_id = {p}.id "
-    "AND {p}.status = 'indexed' AND s.sha256 IS {p}.sha256)"
+    "AND {p}.status = 'indexed' AND {p}.trashed_at IS NULL AND s.sha256 IS {p}.sha256)"
 )
 _PHOTO_OF = (
     "(SELECT 1 FROM photos p WHERE p.id = {s}.photo_id AND p.status = 'indexed' "
-    "AND p.sha256 IS {s}.sha256)"
+    "AND p.trashed_at IS NULL AND p.sha256 IS {s}.sha256)"
 )
+# Photo P (NEW or OLD) is in the library (not trashed) and holds tags.
+_TAGS_OF = (
+    "(SELECT COUNT(*) FROM photo_tags t WHERE t.photo_id = {p}.id AND {p}.trashed_at IS NULL)"
+)
+_TAGGED_OF = (
+    "(SELECT COUNT(*) > 0 FROM photo_tags t WHERE t.photo_id = {p}.id AND {p}.trashed_at IS NULL)"
+)
+# The photo of tag row T is in the library (a photo's delete trigger counts its own tags:
+# by the time the cascade deletes them, the photo row is gone and this finds nothing).
+_LIVE_PHOTO_OF = "(SELECT 1 FROM photos p WHERE p.id = {t}.photo_id AND p.trashed_at IS NULL)"
 
 
-def _add(delta: str, where: str) -> str:
-    return f"UPDATE library_counts SET n = n {delta} 1 WHERE {where};"
+def _add(delta: str, where: str, amount: str = "1") -> str:
+    return f"UPDATE library_counts SET n = n {delta} {amount} WHERE {where};"
+
+
+def _photo_totals(delta: str, p: str) -> str:
+    """Photo P's share of every total, added (+) or taken away (-)."""
+    return "\n".join((
+        _add(delta, f"name = 'photos:' || {p}.status AND {p}.trashed_at IS NULL"),
+        _add(delta, f"name = 'indexed' AND {p}.status = 'indexed' AND {p}.trashed_at IS NULL"),
+        _add(delta, "name = " + _OCR_OF.format(p=p)),
+        _add(delta, "name = 'tags'", _TAGS_OF.format(p=p)),
+        _add(delta, "name = 'tagged_photos'", _TAGGED_OF.format(p=p)),
+    ))  # fmt: skip
 
 
 TRIGGERS = (
     f"""CREATE TRIGGER counts_photos_ai AFTER INSERT ON photos BEGIN
-        {_add("+", "name = 'photos:' || new.status AND new.trashed_at IS NULL")}
-        {_add("+", "name = 'indexed' AND new.status = 'indexed'")}
-        {_add("+", "name = " + _OCR_OF.format(p="new"))}
+        {_photo_totals("+", "new")}
     END""",
-    # BEFORE: the photo's OCR status row still exists (foreign keys delete it afterwards,
-    # and its own delete trigger then finds no photo and counts nothing).
+    # BEFORE: the photo's OCR status and tag rows still exist (foreign keys delete them
+    # afterwards, and their own delete triggers then find no photo and count nothing).
     f"""CREATE TRIGGER counts_photos_bd BEFORE DELETE ON photos BEGIN
-        {_add("-", "name = 'photos:' || old.status AND old.trashed_at IS NULL")}
-        {_add("-", "name = 'indexed' AND old.status = 'indexed'")}
-        {_add("-", "name = " + _OCR_OF.format(p="old"))}
+        {_photo_totals("-", "old")}
     END""",
     f"""CREATE TRIGGER counts_photos_au AFTER UPDATE OF status, trashed_at, sha256 ON photos
     BEGIN
-        {_add("-", "name = 'photos:' || old.status AND old.trashed_at IS NULL")}
-        {_add("+", "name = 'photos:' || new.status AND new.trashed_at IS NULL")}
-        {_add("-", "name = 'indexed' AND old.status = 'indexed'")}
-        {_add("+", "name = 'indexed' AND new.status = 'indexed'")}
-        {_add("-", "name = " + _OCR_OF.format(p="old"))}
-        {_add("+", "name = " + _OCR_OF.format(p="new"))}
+        {_photo_totals("-", "old")}
+        {_photo_totals("+", "new")}
     END""",
     f"""CREATE TRIGGER counts_ocr_ai AFTER INSERT ON ocr_status BEGIN
         {_add("+", "name = 'ocr:' || new.state AND EXISTS " + _PHOTO_OF.format(s="new"))}
@@ -72,7 +88,8 @@ TRIGGERS = (
         {_add("-", "name = 'ocr:' || old.state AND EXISTS " + _PHOTO_OF.format(s="old"))}
         {_add("+", "name = 'ocr:' || new.state AND EXISTS " + _PHOTO_OF.format(s="new"))}
     END""",
-    f"""CREATE TRIGGER counts_tags_ai AFTER INSERT ON photo_tags BEGIN
+    f"""CREATE TRIGGER counts_tags_ai AFTER INSERT ON photo_tags
+    WHEN EXISTS {_LIVE_PHOTO_OF.format(t="new")} BEGIN
         {_add("+", "name = 'tags'")}
         {
         _add(
@@ -82,7 +99,8 @@ TRIGGERS = (
         )
     }
     END""",
-    f"""CREATE TRIGGER counts_tags_ad AFTER DELETE ON photo_tags BEGIN
+    f"""CREATE TRIGGER counts_tags_ad AFTER DELETE ON photo_tags
+    WHEN EXISTS {_LIVE_PHOTO_OF.format(t="old")} BEGIN
         {_add("-", "name = 'tags'")}
         {
         _add(
@@ -94,19 +112,21 @@ TRIGGERS = (
     END""",
 )
 
+_LIVE = "p.trashed_at IS NULL"
 REFERENCE_SQL = {
     **{
-        f"photos:{s}": f"SELECT COUNT(*) FROM photos WHERE status = '{s}' AND trashed_at IS NULL"
+        f"photos:{s}": f"SELECT COUNT(*) FROM photos p WHERE status = '{s}' AND {_LIVE}"
         for s in PHOTO_STATUSES
     },
-    "indexed": "SELECT COUNT(*) FROM photos WHERE status = 'indexed'",
+    "indexed": f"SELECT COUNT(*) FROM photos p WHERE status = 'indexed' AND {_LIVE}",
     **{
         f"ocr:{s}": "SELECT COUNT(*) FROM ocr_status s JOIN photos p ON p.id = s.photo_id "
-        f"AND p.sha256 IS s.sha256 AND p.status = 'indexed' WHERE s.state = '{s}'"
+        f"AND p.sha256 IS s.sha256 AND p.status = 'indexed' AND {_LIVE} WHERE s.state = '{s}'"
         for s in OCR_STATES
     },
-    "tags": "SELECT COUNT(*) FROM photo_tags",
-    "tagged_photos": "SELECT COUNT(DISTINCT photo_id) FROM photo_tags",
+    "tags": f"SELECT COUNT(*) FROM photo_tags t JOIN photos p ON p.id = t.photo_id AND {_LIVE}",
+    "tagged_photos": "SELECT COUNT(DISTINCT t.photo_id) FROM photo_tags t "
+    f"JOIN photos p ON p.id = t.photo_id AND {_LIVE}",
 }
 
 

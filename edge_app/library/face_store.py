@@ -19,6 +19,7 @@ import numpy as np
 from edge_app.errors import LibraryError
 from edge_app.library.connection import SqliteStore
 from edge_app.library.records import PendingPhoto, utc_now
+from edge_app.library.trash_rows import LIVE_IDS_SQL
 
 FACE_STATES = ("done", "no_faces", "failed")
 FACES_ENABLED_KEY = "faces_enabled"
@@ -142,9 +143,11 @@ class FaceStore(SqliteStore):
     def face_counts(self) -> dict[str, int]:
         """Photos done / no_faces / failed / pending, faces found, assigned, people."""
         counts = self.state_counts("face_status", FACE_STATES)
+        live = f"photo_id IN ({LIVE_IDS_SQL})"  # faces of trashed photos are not counted
         one = self._rows(
-            "SELECT (SELECT COUNT(*) FROM faces) AS faces, (SELECT COUNT(*) FROM faces WHERE "
-            "person_id IS NOT NULL) AS assigned, (SELECT COUNT(*) FROM people) AS people"
+            f"SELECT (SELECT COUNT(*) FROM faces WHERE {live}) AS faces, (SELECT COUNT(*) FROM "
+            f"faces WHERE person_id IS NOT NULL AND {live}) AS assigned, "
+            "(SELECT COUNT(*) FROM people) AS people"
         )[0]
         counts.update({k: int(v) for k, v in one.items()})
         return counts

@@ -136,9 +136,10 @@ class ImportLog(SqliteStore):
         return int(cur.rowcount)
 
     def sha256_known(self, sha256: str) -> bool:
-        """True if this content is already in the library or was copied by an import."""
+        """True if this content is already in the library (not in its trash) or was
+        copied by an import."""
         rows = self._rows(
-            "SELECT 1 FROM photos WHERE sha256 = :h UNION ALL "
+            "SELECT 1 FROM photos WHERE sha256 = :h AND trashed_at IS NULL UNION ALL "
             "SELECT 1 FROM import_files WHERE sha256 = :h AND state = 'verified' LIMIT 1",
             {"h": sha256},
         )

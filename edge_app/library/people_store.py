@@ -28,6 +28,7 @@ from edge_app.library.face_store import (
     vectors,
 )
 from edge_app.library.records import utc_now
+from edge_app.library.trash_rows import VISIBLE_IDS_SQL
 
 MAX_NAME = 80
 
@@ -56,10 +57,14 @@ def _ids_json(ids: Sequence[int]) -> str:
     return json.dumps([int(i) for i in ids])
 
 
+# Photo counts and the cover face come from shown photos only (not trashed, root online):
+# the count is what the person's page lists.
 _PERSON_SELECT = (
-    "SELECT pe.id, pe.name, pe.faces, (SELECT COUNT(DISTINCT f.photo_id) FROM faces f "
-    "WHERE f.person_id = pe.id) AS photos, (SELECT f.crop_path FROM faces f WHERE "
-    "f.person_id = pe.id ORDER BY f.quality DESC, f.id LIMIT 1) AS cover FROM people pe"
+    "SELECT pe.id, pe.name, (SELECT COUNT(*) FROM faces f WHERE f.person_id = pe.id AND "
+    f"f.photo_id IN ({VISIBLE_IDS_SQL})) AS faces, (SELECT COUNT(DISTINCT f.photo_id) FROM faces f "
+    f"WHERE f.person_id = pe.id AND f.photo_id IN ({VISIBLE_IDS_SQL})) AS photos, "
+    "(SELECT f.crop_path FROM faces f WHERE f.person_id = pe.id AND f.photo_id IN "
+    f"({VISIBLE_IDS_SQL}) ORDER BY f.quality DESC, f.id LIMIT 1) AS cover FROM people pe"
 )
 
 
@@ -99,7 +104,8 @@ class PeopleStore(FaceStore):
     def person_photo_ids(self, person_id: int) -> list[int]:
         rows = self._rows(
             "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id "
-            "WHERE f.person_id = ? ORDER BY p.taken_at DESC, p.id DESC",
+            f"WHERE f.person_id = ? AND p.id IN ({VISIBLE_IDS_SQL}) "
+            "ORDER BY p.taken_at DESC, p.id DESC",
             [person_id],
         )
         return [int(r["photo_id"]) for r in rows]

@@ -105,7 +105,9 @@ class RootLog(SqliteStore):
         """Every root with its photo count, the managed library first."""
         counts = {
             int(r["root_id"]): int(r["n"])
-            for r in self._rows("SELECT root_id, COUNT(*) AS n FROM photos GROUP BY root_id")
+            for r in self._rows(  # a trashed photo is not in its root any more
+                "SELECT root_id, COUNT(*) AS n FROM photos WHERE trashed_at IS NULL GROUP BY root_id"
+            )
         }
         rows = self._rows("SELECT * FROM roots ORDER BY id")
         return [_root(r, counts.get(int(r["id"]), 0)) for r in rows]

@@ -21,6 +21,7 @@ import numpy as np
 from edge_app.errors import LabelConflictError, NotFoundError
 from edge_app.library.connection import SqliteStore
 from edge_app.library.records import id_chunks, utc_now
+from edge_app.library.trash_rows import VISIBLE_IDS_SQL
 
 # Photo ids carrying a label of this name (any set); ``{param}`` names the SQL parameter.
 TAGGED_PHOTOS_SQL = (
@@ -239,7 +240,8 @@ class TagStore(SqliteStore):
 
     def _labels(self, set_id: int) -> list[Label]:
         rows = self._rows(
-            "SELECT l.*, (SELECT COUNT(*) FROM photo_tags t WHERE t.label_id = l.id) AS count "
+            "SELECT l.*, (SELECT COUNT(*) FROM photo_tags t WHERE t.label_id = l.id "
+            f"AND t.photo_id IN ({VISIBLE_IDS_SQL})) AS count "
             "FROM labels l WHERE l.set_id = ? ORDER BY l.id",
             [set_id],
         )
@@ -315,14 +317,19 @@ class TagStore(SqliteStore):
             return int(cur.rowcount)
 
     def tag_counts(self, limit: int = 500) -> list[TagCount]:
-        """Tags with photos, most photos first; the cover is the best-scoring photo."""
+        """Tags with shown photos, most photos first; the cover is the best-scoring one.
+
+        Trashed photos and those of an unplugged root are not counted: the count is what
+        the tag's page lists."""
         rows = self._rows(
             "SELECT l.name AS name, COUNT(DISTINCT t.photo_id) AS n, "
             "GROUP_CONCAT(DISTINCT s.name) AS sets, "
             "(SELECT t2.photo_id FROM photo_tags t2 JOIN labels l2 ON l2.id = t2.label_id "
-            " WHERE l2.name = l.name ORDER BY t2.score DESC LIMIT 1) AS cover "
+            f" WHERE l2.name = l.name AND t2.photo_id IN ({VISIBLE_IDS_SQL}) "
+            " ORDER BY t2.score DESC LIMIT 1) AS cover "
             "FROM photo_tags t JOIN labels l ON l.id = t.label_id "
-            "JOIN label_sets s ON s.id = l.set_id GROUP BY l.name COLLATE NOCASE "
+            f"JOIN label_sets s ON s.id = l.set_id WHERE t.photo_id IN ({VISIBLE_IDS_SQL}) "
+            "GROUP BY l.name COLLATE NOCASE "
             "ORDER BY n DESC, l.name LIMIT ?",
             [limit],
         )
@@ -360,7 +367,8 @@ class TagStore(SqliteStore):
         return out
 
     def tag_totals(self) -> dict[str, int]:
-        """Counts for /api/status: sets, labels, stored tags, photos with a tag."""
+        """Counts for /api/status: sets, labels, tags of photos in the library (not trashed),
+        such photos with a tag."""
         row = self._rows(
             "SELECT (SELECT COUNT(*) FROM label_sets) AS sets, "
             "(SELECT COUNT(*) FROM labels) AS labels"

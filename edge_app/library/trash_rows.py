@@ -18,6 +18,12 @@ from edge_app.library.roots import OFFLINE_SQL
 
 #: SQL condition (on ``photos``) true for photos that are shown: not trashed, root online.
 VISIBLE_SQL = f"trashed_at IS NULL AND {OFFLINE_SQL}"
+#: The ids of the shown photos, for counts over tables that refer to photos (tags, faces):
+#: a facet never counts a photo its listing would not show.
+VISIBLE_IDS_SQL = f"SELECT id FROM photos WHERE {VISIBLE_SQL}"
+#: The ids of the photos in the library (not trashed), shown or on an unplugged root: for
+#: the library's own totals (status page), which count an offline root's photos too.
+LIVE_IDS_SQL = "SELECT id FROM photos WHERE trashed_at IS NULL"
 
 
 class TrashRows(SqliteStore):
@@ -46,6 +52,23 @@ class TrashRows(SqliteStore):
             )
             self._bump_generation()
         return cur.rowcount > 0
+
+    def in_library(self, sha256: str) -> bool:
+        """A photo in the library (not trashed) holds these bytes: a new copy is a duplicate."""
+        rows = self._rows(
+            "SELECT 1 FROM photos WHERE sha256 = ? AND trashed_at IS NULL LIMIT 1", [sha256]
+        )
+        return bool(rows)
+
+    def trashed_with(self, sha256: str) -> list[tuple[int, str]]:
+        """(id, trash key) of the trashed photos holding these bytes, last trashed first:
+        what a re-upload or re-import of them brings back."""
+        rows = self._rows(
+            "SELECT id, rel_path FROM photos WHERE sha256 = ? AND trashed_at IS NOT NULL "
+            "ORDER BY trashed_at DESC, id DESC",
+            [sha256],
+        )
+        return [(int(r["id"]), str(r["rel_path"])) for r in rows]
 
     def forget_trashed(self, ids: Sequence[int]) -> list[str]:
         """Delete the rows of emptied trash items; returns their sha256s (thumbnails)."""

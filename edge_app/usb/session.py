@@ -12,6 +12,8 @@ So:
 * every outcome goes into ``import_files`` at once, so re-inserting the same stick (same
   ``source_key``) resumes without re-copying verified files;
 * content already in the library (or copied earlier in this import) is skipped and counted;
+  a photo that is in the library's trash is restored from it (old id, tags, text) instead,
+  logged as skipped with the reason "restored from the trash";
 * when copying ends the session leaves ``running``: from then on the source is no longer
   read and the UI shows "safe to remove", even while the copied folder is being indexed.
 """
@@ -33,6 +35,7 @@ from typing import BinaryIO
 from edge_app.errors import EdgeError, ImportSessionError, LibraryError
 from edge_app.indexing.scanner import ScannedFile, scan
 from edge_app.ingest.disk import DiskSpaceError, check_free_space
+from edge_app.ingest.trash import LibraryTrash
 from edge_app.library.store import ImportFile, Library
 from edge_app.library.store import ImportSession as SessionRow
 from edge_app.settings import Settings
@@ -296,6 +299,10 @@ class ImportSession:
         sha = outcome.sha256 or ""
         if usb_copy.sha256_file(temp) != sha or temp.stat().st_size != outcome.size:
             return replace(outcome, reason="copy did not verify (library disk or memory fault?)")
+        restored = LibraryTrash(self._settings, self._library, None).restore_content(sha)
+        if restored is not None:
+            reason = f"restored from the trash as {restored}"
+            return replace(outcome, state="skipped", dest_rel_path=restored, reason=reason)
         if self._library.sha256_known(sha):
             return replace(outcome, state="skipped", reason="already in the library")
         final = usb_copy.free_name(final, sha)

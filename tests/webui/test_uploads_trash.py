@@ -301,3 +301,68 @@ def test_uploads_pause_below_the_disk_floor(indexed: tuple[Settings, Any]) -> No
     assert response.status_code == 507
     assert "min_free_disk_bytes" in response.get_json()["error"]
     assert _saved_files(settings) == before
+
+
+def test_things_counts_leave_out_a_trashed_photo(
+    indexed: tuple[Settings, Any], shapes_photos: Shapes
+) -> None:
+    """The Things page (and /api/tags) counts what its tag page would list."""
+    settings, ctx = indexed
+    client = _app(settings, ctx).test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    ids = [_id_of(client, shapes_photos[i][0].name) for i in (12, 13)]
+    set_id = ctx.library.create_label_set("things-trash", [LabelDef("wombat", ("a wombat",))]).id
+    label_id = ctx.library.get_label_set(set_id).labels[0].id
+    version = ctx.library.get_label_set(set_id).version
+    rows = [(ids[0], label_id, 9.0, 0.3), (ids[1], label_id, 5.0, 0.2)]
+    ctx.library.save_tags(set_id, version, [], rows, ctx.library.index_generation(), "b")
+
+    def wombats() -> tuple[int, int, str]:
+        body = client.get("/api/tags").get_json()
+        [tag] = [t for t in body["tags"] if t["name"] == "wombat"]
+        html = client.get("/things").get_data(as_text=True)
+        card = re.search(r'<li class="card" data-tag="wombat">.*?</li>', html, re.S)
+        assert card is not None, html
+        shown = re.search(r'<span class="count">(\d+)</span>', card.group(0))
+        assert shown is not None and int(shown.group(1)) == tag["count"]
+        return tag["count"], tag["cover_photo_id"], card.group(0)
+
+    count, cover, card = wombats()
+    assert (count, cover) == (2, ids[0]) and f"/api/photos/{ids[0]}/thumb" in card
+    token = client.post("/api/trash", json={"photo_ids": [ids[0]]}).get_json()["items"][0]["token"]
+    try:
+        count, cover, card = wombats()
+        assert (count, cover) == (1, ids[1]) and f"/api/photos/{ids[1]}/thumb" in card
+        client.post(f"/api/trash/{token}/restore")
+        assert wombats()[:2] == (2, ids[0])
+    finally:
+        ctx.library.delete_label_set(set_id)
+
+
+def test_uploading_a_trashed_photo_again_restores_it(indexed: tuple[Settings, Any]) -> None:
+    """Not a silent "duplicate": the photo comes back from the trash under its old id and
+    path, in search at once (what Immich and Google Photos do)."""
+    settings, ctx = indexed
+    client = _app(settings, ctx).test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = login(client)
+    photo = _jpeg(9601)
+    first = _post(client, [(photo, "holiday.jpg")]).get_json()["files"][0]
+    photo_id = _id_of(client, "holiday.jpg")
+    client.post("/api/trash", json={"photo_ids": [photo_id]})
+    assert "holiday.jpg" not in _names(client, "a+photo")
+    files_before = _saved_files(settings)
+
+    body = _post(client, [(photo, "holiday (1).jpg")]).get_json()
+
+    assert (body["saved"], body["duplicates"], body["restored"]) == (0, 0, 1)
+    assert body["files"][0]["status"] == "restored"
+    assert body["files"][0]["rel_path"] == first["rel_path"]
+    assert _id_of(client, "holiday.jpg") == photo_id  # in search at once, under its old id
+    assert client.get("/api/trash").get_json()["items"] == []
+    back = settings.library_dir / first["rel_path"]  # back in place, and no second copy
+    assert back.is_file() and _saved_files(settings) == sorted([*files_before, back])
+    again = _post(client, [(photo, "holiday.jpg")], url="/upload").get_data(as_text=True)
+    assert "1 duplicate skipped" in again and "Duplicate, skipped" in again
+    client.post("/api/trash", json={"photo_ids": [photo_id]})
+    page = _post(client, [(photo, "holiday.jpg")], url="/upload").get_data(as_text=True)
+    assert "1 restored from trash" in page and "Restored from trash" in page

@@ -224,6 +224,7 @@ function sendFile(url, file, row) {
       if (xhr.status !== 200 || !f) { done("error", "Error: " + (body.error || "HTTP " + xhr.status)); return; }
       if (f.status === "saved") done("saved", "Saved");
       else if (f.status === "duplicate") done("duplicate", "Duplicate, skipped");
+      else if (f.status === "restored") done("restored", "Restored from trash");
       else done("error", "Error: " + f.error);
     };
     xhr.onerror = () => done("error", "Error: the connection failed; nothing was kept, try again");
@@ -261,7 +262,7 @@ async function uploadAll(panel, files) {
   const list = document.getElementById("upload-list");
   const summary = document.getElementById("upload-summary");
   list.replaceChildren();
-  const counts = { saved: 0, duplicate: 0, error: 0 };
+  const counts = { saved: 0, duplicate: 0, restored: 0, error: 0 };
   const rows = files.map((f) => [f, uploadItem(list, f)]);
   for (const [file, row] of rows) {
     let status;
@@ -275,7 +276,8 @@ async function uploadAll(panel, files) {
     counts[status] += 1;
     const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
     summary.textContent = counts.saved + " saved · " + plural(counts.duplicate, "duplicate") +
-      " skipped · " + plural(counts.error, "error") + (counts.saved ? " · indexing has started" : "");
+      " skipped · " + (counts.restored ? counts.restored + " restored from trash · " : "") +
+      plural(counts.error, "error") + (counts.saved ? " · indexing has started" : "");
   }
 }
 

@@ -1,4 +1,4 @@
-"""Trashed rows (kept until emptied, invisible meanwhile) and places stored with the photo:
+"""Trashed rows (kept until emptied, invisible and uncounted meanwhile) and places stored with the photo:
 real SQLite files, the real v5 -> v6 migration, the real offline GeoNames lookup."""
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from edge_app.library import schema as library_schema
+from edge_app.library.face_store import FaceRow
+from edge_app.library.ocr_store import OcrLineRow
 from edge_app.library.store import Library, PhotoFilter, PhotoMeta
+from edge_app.library.tags import LabelDef
 from edge_app.search.places import with_places
 
 PARIS = (48.85837, 2.29448)
@@ -84,3 +87,47 @@ def test_the_v6_migration_fills_in_the_places_of_existing_rows(tmp_path: Path) -
         "lyon.jpg": "Lyon, Auvergne-Rhône-Alpes, France",
         "nogps.jpg": "",
     }
+
+
+def _face(seed: int) -> FaceRow:
+    return FaceRow((0.1, 0.1, 0.4, 0.4), 0.99, 0.8, _vec(seed, 128), crop_path=f"c{seed}.jpg")
+
+
+def test_counts_and_facets_leave_out_trashed_photos(lib: Library) -> None:
+    """Things (tag counts, covers), label sets, tag/OCR/face totals, people, roots: a trashed
+    photo counts nowhere until it is restored (it only waits in the trash)."""
+    metas = [PhotoMeta(f"2023/{n}.jpg", 1, 1, f"s{n}") for n in "abc"]
+    a, b, c = lib.record_photos([(m, _vec(i)) for i, m in enumerate(metas)], "B1")
+    label_set = lib.create_label_set("things", [LabelDef("dog", ("a dog",))])
+    label = lib.get_label_set(label_set.id).labels[0].id
+    tags = [(a, label, 9.0, 0.3), (b, label, 5.0, 0.2), (c, label, 1.0, 0.1)]
+    lib.save_tags(label_set.id, label_set.version, [], tags, lib.index_generation(), "B1")
+    box = ((0.0, 0.0), (9.0, 0.0), (9.0, 3.0), (0.0, 3.0))
+    for pid, sha in ((a, "sa"), (b, "sb")):
+        lib.record_ocr(pid, sha, "done", [OcrLineRow("QUOKKA", 0.9, box)])
+    lib.set_faces_enabled(True)
+    person = lib.create_person([*lib.record_faces(a, "sa", "done", [_face(1)])])
+    lib.assign_faces(lib.record_faces(b, "sb", "done", [_face(2)]), person)
+    lib.record_faces(c, "sc", "done", [_face(3)])
+
+    def counts() -> tuple[object, ...]:
+        [tag] = lib.tag_counts()
+        [dog] = lib.get_label_set(label_set.id).labels
+        [who] = lib.people()
+        ocr, faces = lib.ocr_counts(), lib.face_counts()
+        return (
+            tag.count, tag.cover_photo_id, dog.count, lib.tag_totals()["tagged_photos"],
+            lib.tag_totals()["tags"], ocr["done"], ocr["pending"], faces["faces"],
+            faces["assigned"], faces["done"], who.photos, who.faces, who.cover_crop,
+            lib.person_photo_ids(person), lib.list_roots()[0].photos,
+        )  # fmt: skip
+
+    before = counts()
+    assert before == (3, a, 3, 3, 3, 2, 1, 3, 2, 3, 2, 2, "c1.jpg", [b, a], 3)
+    assert lib.trash_photo(a, ".trash/20250101T000000-1-abcdef/a.jpg")
+    assert counts() == (2, b, 2, 2, 2, 1, 1, 2, 1, 2, 1, 1, "c2.jpg", [b], 2)
+    assert lib.restore_photo(a, ".trash/20250101T000000-1-abcdef/a.jpg", "2023/a.jpg")
+    assert counts() == before
+    assert [p.photo_id for p in lib.photos_needing_ocr()] == [c]
+    lib.trash_photo(c, ".trash/20250101T000000-3-abcdef/c.jpg")  # not read while trashed
+    assert lib.photos_needing_ocr() == [] and lib.ocr_counts()["pending"] == 0

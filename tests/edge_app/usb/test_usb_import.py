@@ -350,3 +350,35 @@ def test_the_free_space_floor_pauses_an_import_and_loses_nothing(
     assert resumed.state == "done"
     final = {p.name: p.read_bytes() for p in _library_files(settings)}
     assert final == payloads
+
+
+def test_a_photo_in_the_trash_is_restored_not_skipped(
+    library: Library, settings: Settings, stick: Path
+) -> None:
+    """Importing a photo again that was moved to the trash brings it back under its old id
+    (the import unit has no live index: the library generation tells the daemon)."""
+    import numpy as np
+
+    from edge_app.ingest.trash import LibraryTrash
+    from edge_app.library.store import PhotoMeta
+
+    rel = "DCIM/100CANON/IMG_0002.JPG"
+    kept = settings.library_dir / "2023" / "IMG_0002.JPG"
+    kept.parent.mkdir(parents=True)
+    shutil.copy2(stick / rel, kept)
+    vec = np.ones(8, np.float32) / np.sqrt(8)
+    meta = PhotoMeta("2023/IMG_0002.JPG", kept.stat().st_size, 1, sha256(kept))
+    [photo_id] = library.record_photos([(meta, vec)], "B1")
+    LibraryTrash(settings, library, None).move_in([library.get_photo(photo_id)])
+    assert not kept.exists() and library.count_photos() == 0
+    generation = library.index_generation()
+
+    final = _session(library, settings, stick).run()
+
+    assert kept.is_file() and library.get_photo(photo_id).rel_path == "2023/IMG_0002.JPG"
+    assert library.count_photos() == 1 and library.index_generation() > generation
+    assert not (settings.imports_dir / "2024-05-17_stick" / rel).exists()  # not a new copy
+    outcome = library.import_files(final.session_id or 0)[rel]
+    assert outcome.state == "skipped" and outcome.dest_rel_path == "2023/IMG_0002.JPG"
+    assert outcome.reason == "restored from the trash as 2023/IMG_0002.JPG"
+    assert final.copied == len(expected_copies()) - 1
