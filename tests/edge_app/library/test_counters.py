@@ -72,6 +72,16 @@ def test_totals_match_the_rows_after_every_kind_of_write(tmp_path: Path) -> None
     agrees("tags saved")
     _tag(lib, colours.id, [(ids[9], blue)])  # the set's tags replaced
     agrees("tags replaced")
+    lib.record_ocr(ids[9], "sha-p/9.jpg", "done", [OcrLineRow("SALE", 0.9, BOX)])
+    before = lib.library_counts()
+    lib.trash_photo(ids[9], ".trash/9")  # tagged and read: its share leaves every total
+    after = lib.library_counts()
+    agrees("tagged photo trashed")
+    assert [before[k] - after[k] for k in ("indexed", "ocr:done", "tags", "tagged_photos")] == [
+        1, 1, 1, 1,
+    ]  # fmt: skip
+    lib.restore_photo(ids[9], ".trash/9", "p/9.jpg")
+    assert lib.library_counts() == before
     lib.replace_labels(colours.id, [LabelDef("red")])  # "blue" and its tags go
     lib.delete_photos([ids[9]])
     agrees("label and photo deleted")
