@@ -69,29 +69,36 @@ def tag_sentences(runs: Sequence[TagRun]) -> list[str]:
 
 def ocr_run_sentences(report: OcrReport) -> list[str]:
     read = report.done + report.no_text
-    lines = [
+    head = (
         f"Read the text in {read} {_photos(read)} in {report.seconds:.1f} s: "
         f"{report.done} with text, {report.no_text} without."
-    ]
-    if report.failed:
-        lines.append(f"{report.failed} {_photos(report.failed)} could not be read:")
-        lines += [f"  {path}: {reason}" for path, reason in report.failures]
-    if report.stopped:
-        lines.append("Stopped early; the next run reads the rest (nothing is lost).")
-    return lines
+    )
+    return _pass_sentences(
+        head, report, "could not be read", "the next run reads the rest (nothing is lost)"
+    )
 
 
 def face_run_sentences(report: FaceReport) -> list[str]:
     scanned = report.done + report.no_faces
-    lines = [
+    head = (
         f"Looked for faces in {scanned} {_photos(scanned)} in {report.seconds:.1f} s: "
         f"{report.faces} faces in {report.done}, {report.new_people} new people."
-    ]
+    )
+    return _pass_sentences(
+        head, report, "could not be scanned for faces", "the next run finds the rest of the faces"
+    )
+
+
+def _pass_sentences(
+    head: str, report: OcrReport | FaceReport, failed_as: str, resume: str
+) -> list[str]:
+    """An enrichment pass's summary, then its failures and whether it stopped early."""
+    lines = [head]
     if report.failed:
-        lines.append(f"{report.failed} {_photos(report.failed)} could not be scanned for faces:")
+        lines.append(f"{report.failed} {_photos(report.failed)} {failed_as}:")
         lines += [f"  {path}: {reason}" for path, reason in report.failures]
     if report.stopped:
-        lines.append("Stopped early; the next run finds the rest of the faces.")
+        lines.append(f"Stopped early; {resume}.")
     return lines
 
 

@@ -64,6 +64,20 @@ def _photo_totals(delta: str, p: str) -> str:
     ))  # fmt: skip
 
 
+def _tag_trigger(suffix: str, event: str, delta: str, row: str, other_tags: str) -> str:
+    """A tag row added or removed: the tag total, and the tagged photos where it is the
+    photo's only tag (``other_tags`` leaves the row itself out: AFTER INSERT sees it)."""
+    only_tag = (
+        f"name = 'tagged_photos' AND NOT EXISTS (SELECT 1 FROM photo_tags t "
+        f"WHERE t.photo_id = {row}.photo_id {other_tags})"
+    )
+    return f"""CREATE TRIGGER counts_tags_{suffix} AFTER {event} ON photo_tags
+    WHEN EXISTS {_LIVE_PHOTO_OF.format(t=row)} BEGIN
+        {_add(delta, "name = 'tags'")}
+        {_add(delta, only_tag)}
+    END"""
+
+
 TRIGGERS = (
     f"""CREATE TRIGGER counts_photos_ai AFTER INSERT ON photos BEGIN
         {_photo_totals("+", "new")}
@@ -88,28 +102,8 @@ TRIGGERS = (
         {_add("-", "name = 'ocr:' || old.state AND EXISTS " + _PHOTO_OF.format(s="old"))}
         {_add("+", "name = 'ocr:' || new.state AND EXISTS " + _PHOTO_OF.format(s="new"))}
     END""",
-    f"""CREATE TRIGGER counts_tags_ai AFTER INSERT ON photo_tags
-    WHEN EXISTS {_LIVE_PHOTO_OF.format(t="new")} BEGIN
-        {_add("+", "name = 'tags'")}
-        {
-        _add(
-            "+",
-            "name = 'tagged_photos' AND NOT EXISTS (SELECT 1 FROM photo_tags t "
-            "WHERE t.photo_id = new.photo_id AND t.label_id != new.label_id)",
-        )
-    }
-    END""",
-    f"""CREATE TRIGGER counts_tags_ad AFTER DELETE ON photo_tags
-    WHEN EXISTS {_LIVE_PHOTO_OF.format(t="old")} BEGIN
-        {_add("-", "name = 'tags'")}
-        {
-        _add(
-            "-",
-            "name = 'tagged_photos' AND NOT EXISTS (SELECT 1 FROM photo_tags t "
-            "WHERE t.photo_id = old.photo_id)",
-        )
-    }
-    END""",
+    _tag_trigger("ai", "INSERT", "+", "new", "AND t.label_id != new.label_id"),
+    _tag_trigger("ad", "DELETE", "-", "old", ""),
 )
 
 _LIVE = "p.trashed_at IS NULL"
