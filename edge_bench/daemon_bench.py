@@ -234,6 +234,22 @@ def _wait_scan(client: Client, limit_s: float = 1800.0) -> float:
     return -1.0
 
 
+def _wait_jobs(client: Client, limit_s: float = 1800.0) -> float:
+    """Seconds until no job runs or waits (after the scan, the daemon tags and reads text).
+
+    Why: a tagging run (tens of seconds at 100k photos when the label vectors are not
+    cached yet) took a core while the queries were timed, and whichever daemon of a run met
+    it looked 2-3x slower (docs/benchmarks/daemon-100k); latency is measured on an idle box.
+    """
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        jobs = client.call("/api/status").get("jobs") or {}
+        if jobs.get("current") is None and not jobs.get("queued"):
+            return time.perf_counter() - t0
+        time.sleep(1.0)
+    return -1.0
+
+
 def run_one(data_dir: Path, cfg: DaemonConfig, prefer: str, jpeg: bytes) -> dict[str, Any]:
     """Start the daemon, measure, stop it; the saved index is removed first."""
     shutil.rmtree(data_dir / "index", ignore_errors=True)  # Settings.index_dir
@@ -273,6 +289,7 @@ def _measure(
     row["first_image_query_ms"] = round(_timed(lambda: client.image(jpeg)), 1)
     row["rss_after_first_query_mb"] = rss_mb(proc.pid)
     row["startup_scan_s"] = round(_wait_scan(client), 1)
+    row["startup_jobs_s"] = round(_wait_jobs(client), 1)
     time.sleep(cfg.settle_s)
     n = cfg.queries
     texts = [f"{TEXT_QUERIES[i % len(TEXT_QUERIES)]} {i}" for i in range(n)]

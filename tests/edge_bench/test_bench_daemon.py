@@ -16,6 +16,7 @@ ROW_FIELDS = {
     "first_image_query_ms",
     "rss_after_first_query_mb",
     "startup_scan_s",
+    "startup_jobs_s",
     "text",
     "image",
     "rss_steady_mb",
@@ -56,6 +57,7 @@ def test_daemon_bench_reports_every_field(tiny_bundle: Path, tmp_path: Path) -> 
         assert row["indexed"] == 300  # the start-up scan kept every synthetic photo
         assert row["text"]["n"] == 3 and row["image"]["n"] == 3
         assert row["rss_steady_mb"] > 0 and row["startup_scan_s"] >= 0
+        assert row["startup_jobs_s"] >= 0  # measured once no job ran or waited
         kinds = row["rss_steady_by_kind_mb"]
         assert set(kinds) == {"weights", "libraries", "anonymous", "other"}
         assert kinds["libraries"] > 0 and kinds["anonymous"] > 0
