@@ -226,6 +226,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     upgrades.v9_pack_imports,
     upgrades.v10_faces_and_people,
     upgrades.v11_ocr_vocab_and_counts,
+    upgrades.v12_root_counts,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -184,3 +184,9 @@ def v11_ocr_vocab_and_counts(conn: sqlite3.Connection) -> None:
             [(w, w[::-1]) for w in sorted(words)],
         )
     counters.install(conn)
+
+
+def v12_root_counts(conn: sqlite3.Connection) -> None:
+    """Photos per root kept by trigger (`counters`: ``root:<id>``), so listing the roots
+    (the watcher does it every second) no longer counts every photo row."""
+    counters.reinstall(conn)

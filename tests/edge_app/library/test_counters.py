@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app.library import schema as library_schema
 from edge_app.library.counters import reference_counts
 from edge_app.library.ocr_store import OcrLineRow
 from edge_app.library.records import PhotoMeta
@@ -82,6 +83,17 @@ def test_totals_match_the_rows_after_every_kind_of_write(tmp_path: Path) -> None
     ]  # fmt: skip
     lib.restore_photo(ids[9], ".trash/9", "p/9.jpg")
     assert lib.library_counts() == before
+    nas = lib.add_root(tmp_path / "nas", "user")
+    in_nas = _photos(lib, 3, prefix=f".roots/{nas.id}")
+    lib.add_pending([_meta(f".roots/{nas.id}/new.jpg")])
+    agrees("root added, photos in it")
+    lib.trash_photo(in_nas[0], ".trash/nas0")  # out of its root while in the trash
+    assert [r.photos for r in lib.list_roots()] == [12, 3]
+    lib.restore_photo(in_nas[0], ".trash/nas0", f".roots/{nas.id}/0.jpg")
+    agrees("root photo trashed and restored")
+    lib.remove_root(nas.id)
+    agrees("root removed")
+    assert "root:2" not in lib.library_counts()
     lib.replace_labels(colours.id, [LabelDef("red")])  # "blue" and its tags go
     lib.delete_photos([ids[9]])
     agrees("label and photo deleted")
@@ -131,3 +143,41 @@ def test_status_totals_cost_the_same_at_any_library_size(tmp_path: Path) -> None
         assert lib.ocr_counts()["no_text"] == n // 2
         lib.close()
     assert costs[1] <= costs[0] + 50, costs
+
+
+def test_listing_the_roots_costs_the_same_at_any_library_size(tmp_path: Path) -> None:
+    """The watcher lists the roots every second; counting their photos then scanned every
+    photo row (60-100 ms a second at 100k photos, stalling the searches beside it)."""
+    costs = []
+    for n in (10, 2000):
+        lib = Library(tmp_path / f"{n}.db")
+        nas = lib.add_root(tmp_path / "nas", "user")
+        _photos(lib, n)
+        _photos(lib, n // 2, prefix=f".roots/{nas.id}")
+        lib.trash_photo(1, ".trash/1")
+        costs.append(_vm_steps(lib.db.conn, lib.list_roots))
+        assert [r.photos for r in lib.list_roots()] == [n - 1, n // 2]
+        lib.close()
+    assert costs[1] <= costs[0] + 50, costs
+
+
+def test_a_v11_library_gets_its_root_counts_on_upgrade(tmp_path: Path) -> None:
+    """v11 kept no per-root totals: v12 counts them from the rows and keeps them after."""
+    path = tmp_path / "v11.db"
+    conn = sqlite3.connect(path)
+    library_schema.migrate(conn, "v11", migrations=library_schema.MIGRATIONS[:11])
+    conn.execute("DROP TRIGGER counts_roots_ai")  # as released: no root rows or triggers
+    conn.execute("DROP TRIGGER counts_roots_ad")
+    conn.execute("DELETE FROM library_counts WHERE name LIKE 'root:%'")
+    conn.execute("INSERT INTO roots (id, path, source, added_at) VALUES (2, '/nas', 'user', 'x')")
+    for rel in ("a.jpg", ".roots/2/b.jpg", ".roots/2/c.jpg"):
+        conn.execute(
+            "INSERT INTO photos (rel_path, status, added_at) VALUES (?, 'pending', 'x')", [rel]
+        )
+    conn.commit()
+    conn.close()
+    with Library(path) as lib:
+        assert lib.schema_version() == library_schema.SCHEMA_VERSION >= 12
+        assert [(r.id, r.photos) for r in lib.list_roots()] == [(1, 1), (2, 2)]
+        lib.trash_photo(2, ".trash/b")
+        assert [(r.id, r.photos) for r in lib.list_roots()] == [(1, 1), (2, 1)]
