@@ -1,11 +1,16 @@
 """The default CPU choice: the fastest artifact this CPU runs well whose search agrees.
 
 Used by `engines.open` only when nothing was preferred. int8 comes first where the CPU
-has VNNI/AMX; then int8w (int8 weights, float compute: fp32's speed with a quarter of
-its weight memory), with the bf16 hint where the CPU has native BF16; then OpenVINO fp32
-with the bf16 hint; then the plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
+has VNNI/AMX (image tower); then int8w (int8 weights, float compute: fp32's speed with a quarter of
+its weight memory; never with the bf16 hint, which unpacks its weights to bf16); then
+OpenVINO fp32 with the bf16 hint; then the plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
 bundle records a retrieval agreement (top-10 overlap with PyTorch fp32) of at least
 `MIN_AGREEMENT` for it; every decision is returned as a sentence for the log.
+
+The text tower takes int8w before int8: it runs single queries, where full int8 is no
+faster (batch 1: 8.3-9.0 vs 7.6-10.3 ms for a ViT-B/32 text tower) yet its compiled
+model takes 210 MB against int8w's 56 MB (the served daemon: +50-70 MB of RSS at steady;
+docs/benchmarks/daemon-100k). The image tower is the bulk encoder, where int8 pays.
 """
 
 from __future__ import annotations
@@ -42,11 +47,16 @@ def _bf16_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | No
     return None
 
 
-def _int8w(cand: Candidate, cpu: CpuFeatures, floor: float) -> tuple[Candidate | None, str]:
-    """int8w with the bf16 hint when that agrees, else as float32 when that agrees."""
+def _int8w(cand: Candidate, floor: float) -> tuple[Candidate | None, str]:
+    """int8w as float compute when it agrees; never with the bf16 hint by default.
+
+    Why not bf16: with that hint the CPU plugin unpacks the int8 weights to bf16, twice
+    their memory, and memory is what int8w is for. For a ViT-B/32 image tower that is
+    +87-95 MB of the served daemon's RSS (600 MB goal) for image searches within 0-15 %
+    (docs/benchmarks/daemon-100k), and indexing is decode-bound at int8w's speed anyway
+    (docs/benchmarks/index-default). fp32 still takes the hint: there bf16 halves it.
+    """
     art = cand.artifact
-    if _bf16_reason(art, cpu, floor) is None:
-        return replace(cand, options=replace(cand.options, bf16=True)), "int8w, bf16 hint"
     if art.agreement is None:
         return None, "int8w: no retrieval agreement recorded (rebuild with this edge-build)"
     if art.agreement.overlap < floor:
@@ -71,10 +81,9 @@ def fast_candidates(
             int8 += [cand] if reason is None else []
             mode, hinted = "int8", False
         elif art.precision == "int8w" and art.backend == "openvino":
-            chosen, mode = _int8w(cand, cpu, floor)
+            chosen, mode = _int8w(cand, floor)
             int8w += [chosen] if chosen is not None else []
-            reason = None if chosen is not None else mode
-            hinted = chosen is not None and chosen.options.bf16
+            reason, hinted = (None if chosen is not None else mode), False
         elif art.precision == "fp32" and art.backend == "openvino":
             reason = _bf16_reason(art, cpu, floor)
             bf16 += [replace(cand, options=replace(cand.options, bf16=True))] if not reason else []
@@ -82,7 +91,8 @@ def fast_candidates(
         else:
             continue
         notes.append(f"{art.key} ({mode}): " + (reason or _chosen_note(art, cpu, hinted)))
-    return int8 + int8w + bf16, notes
+    text = bool(ranked) and ranked[0].artifact.tower == "text"
+    return (int8w + int8 if text else int8 + int8w) + bf16, notes
 
 
 def _chosen_note(artifact: Artifact, cpu: CpuFeatures, bf16: bool) -> str:
