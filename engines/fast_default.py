@@ -1,11 +1,12 @@
 """The default CPU choice: the fastest artifact this CPU runs well whose search agrees.
 
 Used by `engines.open` only when nothing was preferred. int8 comes first where the CPU
-has VNNI/AMX (image tower); then int8w (int8 weights, float compute: fp32's speed with a quarter of
-its weight memory; never with the bf16 hint, which unpacks its weights to bf16); then
-OpenVINO fp32 with the bf16 hint; then the plain fp32 order of `engines.registry`. A faster artifact qualifies only when the
-bundle records a retrieval agreement (top-10 overlap with PyTorch fp32) of at least
-`MIN_AGREEMENT` for it; every decision is returned as a sentence for the log.
+has VNNI/AMX (image tower); then int8w (int8 weights, float compute: fp32's speed with a
+quarter of its weight memory; never with the bf16 hint, which unpacks them to bf16);
+then OpenVINO fp32 with the bf16 hint; then the plain fp32 order of `engines.registry`.
+A faster artifact qualifies only when the bundle records a retrieval agreement (top-10
+overlap with PyTorch fp32) of at least `MIN_AGREEMENT` for it; every decision is
+returned as a sentence for the log.
 
 The text tower takes int8w before int8: it runs single queries, where full int8 is no
 faster (batch 1: 8.3-9.0 vs 7.6-10.3 ms for a ViT-B/32 text tower) yet its compiled

@@ -16,8 +16,8 @@ with its rows on restore), and counts an unplugged root's photos (`trash_rows.LI
 * ``tags``: stored tags of those photos; ``tagged_photos``: photos with at least one tag;
 * ``root:<id>``: photos of root ``id``, any status (what the Roots page and the watcher
   show; the watcher reads them every second, and counting them there scanned every photo
-  row: 60-100 ms of a core at 100k photos, which stalled the image searches running
-  beside it; docs/benchmarks/daemon-100k). A row per root, added and removed with it.
+  row: 57 ms of a core at 100k photos, which stalled the image search running beside it;
+  docs/benchmarks/daemon-100k). A row per root, added and removed with it.
 """
 
 from __future__ import annotations
