@@ -141,10 +141,9 @@ def trim_padding(ids: np.ndarray, eot_token: int, step: int = WIDTH_STEP) -> np.
 
     Why widths in steps: OpenVINO's CPU plugin keeps compiled kernels and buffers for every
     input shape it has run, about 2 MB each for a ViT-B/32 text tower. Cut to the exact
-    length, a tagging run and a day of searches met ~80 shapes (+253 MB of RSS); in steps
-    of 8, 13 shapes (+115 MB, of which 64 MB are the mapped weights given back later), and
-    fewer first-time compilations made single queries faster (p95 20 vs 26 ms;
-    docs/benchmarks/daemon-100k).
+    length, a tagging run and a day of searches met ~80 shapes (+253-257 MB of RSS); in
+    steps of 8, 13 shapes (+115-119 MB, of which 64 MB are the mapped weights given back
+    later), at the same speed within noise (docs/benchmarks/daemon-100k).
     """
     if ids.size == 0:
         return ids
