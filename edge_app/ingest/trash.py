@@ -185,9 +185,11 @@ class LibraryTrash:
         items = []
         for photo in photos:
             item = self.files.move_in(photo.rel_path, photo.id)
+            before = self.library.index_generation()
             self.library.trash_photo(photo.id, item.key)
             if self.store is not None:
                 self.store.current().remove(np.asarray([photo.id], dtype=np.int64))
+                self.store.advance(before, self.library.index_generation())
             items.append(item)
         return items
 
@@ -196,11 +198,13 @@ class LibraryTrash:
         trashed by an older release, which the next index run adds as a new photo."""
         item = self.files.get(token)
         rel_path = self.files.restore(token)
-        if not self.library.restore_photo(item.photo_id, item.key, rel_path):
-            return rel_path, False
+        before = self.library.index_generation()
+        kept_id = self.library.restore_photo(item.photo_id, item.key, rel_path)
         if self.store is not None:
-            self._add_to_index(item.photo_id, self.store)
-        return rel_path, True
+            if kept_id:
+                self._add_to_index(item.photo_id, self.store)
+            self.store.advance(before, self.library.index_generation())
+        return rel_path, kept_id
 
     def restore_content(self, sha256: str) -> str | None:
         """A photo uploaded or imported again while it is in the trash comes back from the

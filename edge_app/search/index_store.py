@@ -125,6 +125,15 @@ class IndexStore:
                 old.unlink(missing_ok=True)
         self.generation = generation
 
+    def advance(self, before: int, after: int) -> None:
+        """The live index already holds the one change that took the library from
+        generation ``before`` to ``after`` (the trash moves rows and vectors together), so
+        it stays current and the next index run does not rebuild it from SQLite (~9 s at
+        100k photos). Nothing changes when it was not current at ``before``, or when more
+        than one change happened meanwhile (another writer): `refresh` then re-opens it."""
+        if self.generation == before and after == before + 1:
+            self.generation = after
+
     def save_current(self, generation: int) -> None:
         """Save the live index as of the library's ``generation`` (the indexer calls this)."""
         if self.bundle_id is None:

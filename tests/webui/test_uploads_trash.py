@@ -230,6 +230,7 @@ def test_trash_leaves_at_once_and_restore_keeps_id_tags_and_text(
 ) -> None:
     """No re-index runs here (the job queue has no worker): the trash alone must do it."""
     settings, ctx = indexed
+    ctx.index_library()  # the live index current (earlier tests of the module wrote)
     app = _app(settings, ctx)
     attach_jobs(app, JobQueue({"reindex": lambda ev, _p: None}, threading.Event()))
     client = app.test_client()
@@ -258,6 +259,8 @@ def test_trash_leaves_at_once_and_restore_keeps_id_tags_and_text(
     assert photo_id in _timeline_ids(client) and _text_ids(client, "QUOKKA") == [photo_id]
     assert client.get(f"/api/photos/{photo_id}?similar=3").status_code == 200
     assert [t[1] for t in ctx.library.photo_tags(photo_id)] == ["quokka"]
+    # the live index moved with the rows: the next index run keeps it (no rebuild from SQLite)
+    assert ctx.store.generation == ctx.library.index_generation()
     ctx.library.delete_label_set(set_id)
     ctx.index_library()  # a later re-index neither drops nor duplicates it
     assert _id_of(client, name) == photo_id and _names(client, "a+photo").count(name) == 1

@@ -237,6 +237,26 @@ def test_current_requires_open_and_save_current(
     assert len(_store(tmp_path).load("B1", lib.index_generation(), DIM)) == 301
 
 
+def test_advance_keeps_the_index_current_only_after_exactly_its_own_change(
+    tmp_path: Path, filled: tuple[Library, np.ndarray, np.ndarray]
+) -> None:
+    """The trash changes rows and vectors together; another writer's change in between
+    (an `edge-app index` beside the daemon) must still make `refresh` re-open the index."""
+    lib, ids, vecs = filled
+    store = _store(tmp_path)
+    store.open(lib, "B1", DIM)
+    before = lib.index_generation()
+    lib.trash_photo(int(ids[0]), ".trash/0")
+    store.current().remove(ids[:1])
+    store.advance(before, lib.index_generation())
+    assert store.refresh(lib, "B1", DIM) is False  # current: kept, no rebuild
+    before = lib.index_generation()
+    lib.record_photos([(PhotoMeta("other.jpg", 1, 1), clustered(1, seed=7)[0])], "B1")
+    lib.trash_photo(int(ids[1]), ".trash/1")  # two changes since `before`
+    store.advance(before, lib.index_generation())
+    assert store.refresh(lib, "B1", DIM) is True  # re-opened from what is stored
+
+
 def test_ivf_index_survives_save_and_load(tmp_path: Path) -> None:
     vecs = clustered(2500, seed=8)
     ids = np.arange(2500, dtype=np.int64)
