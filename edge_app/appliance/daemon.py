@@ -33,7 +33,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.appliance import heap
-from edge_app.appliance.web_server import create_server
+from edge_app.appliance.web_server import WebServer, create_server
 
 if TYPE_CHECKING:
     from edge_app.context import AppContext
@@ -307,11 +307,53 @@ def _shutdown(ctx: AppContext, jobs: JobQueue, worker: threading.Thread) -> None
     """Stop jobs, let the indexer checkpoint, save the index, close the context."""
     jobs.close()
     jobs.stop_event.set()
-    worker.join(timeout=_STOP_GRACE_S)
-    if worker.is_alive():
-        log.error("event=worker_did_not_stop timeout_s=%s", _STOP_GRACE_S)
+    if worker.ident is not None:  # not started when the signal came first
+        worker.join(timeout=_STOP_GRACE_S)
+        if worker.is_alive():
+            log.error("event=worker_did_not_stop timeout_s=%s", _STOP_GRACE_S)
     ctx.close()
     log.info("event=stopped")
+
+
+def _start_work(
+    ctx: AppContext,
+    jobs: JobQueue,
+    worker: threading.Thread,
+    watch: WatchService,
+    notifier: Notifier,
+    done: threading.Event,
+) -> None:
+    """The job worker with the start-up jobs, the root watcher and the watchdog pings."""
+    worker.start()
+    jobs.submit("rescan")  # start-up scan of every root; files still being written wait
+    for kind in START_ENRICH:  # whatever a CLI run (or a stop) left untagged or unread
+        jobs.submit(kind)
+    watch.start(jobs.submit)
+    threading.Thread(
+        target=_watchdog_loop,
+        args=(notifier, ctx, jobs, worker, done),
+        name="edge-watchdog",
+        daemon=True,
+    ).start()
+
+
+def _announce(
+    settings: Settings,
+    server: WebServer,
+    notifier: Notifier,
+    on_ready: Callable[[int], None] | None,
+) -> None:
+    """Log (and show) where the daemon listens, and tell systemd it is ready."""
+    _log_setup_token(settings)
+    log.info(
+        "event=listening url=%s/ http_redirect_port=%s",
+        server.url(settings.host),
+        server.redirect_port,
+    )
+    if on_ready is not None:
+        on_ready(server.effective_port)
+    notifier.notify("READY=1")
+    notifier.notify(f"STATUS=serving on port {server.effective_port}")
 
 
 def serve(
@@ -342,32 +384,13 @@ def serve(
     app.extensions["edge_watch"] = watch  # roots status on the Library page
     # `systemctl reload` (sent by the USB import unit after a copy) = index what is new.
     signal.signal(signal.SIGHUP, lambda signum, frame: jobs.submit("reindex"))
-    server = create_server(app, settings)
     worker = threading.Thread(target=jobs.run_worker, name="edge-jobs", daemon=True)
-    worker.start()
-    jobs.submit("rescan")  # start-up scan of every root; files still being written wait
-    for kind in START_ENRICH:  # whatever a CLI run (or a stop) left untagged or unread
-        jobs.submit(kind)
-    watch.start(jobs.submit)
-    notifier = Notifier()
-    done = threading.Event()
-    threading.Thread(
-        target=_watchdog_loop,
-        args=(notifier, ctx, jobs, worker, done),
-        name="edge-watchdog",
-        daemon=True,
-    ).start()
-    _log_setup_token(settings)
-    log.info(
-        "event=listening url=%s/ http_redirect_port=%s",
-        server.url(settings.host),
-        server.redirect_port,
-    )
-    if on_ready is not None:
-        on_ready(server.effective_port)
-    notifier.notify("READY=1")
-    notifier.notify(f"STATUS=serving on port {server.effective_port}")
-    try:
+    notifier, done = Notifier(), threading.Event()
+    server: WebServer | None = None
+    try:  # from the first thread on: a signal at any moment still shuts everything down
+        server = create_server(app, settings)
+        _start_work(ctx, jobs, worker, watch, notifier, done)
+        _announce(settings, server, notifier, on_ready)
         if not requested.is_set():
             server.run()
     except _ShutdownRequested:
@@ -375,7 +398,8 @@ def serve(
     finally:
         notifier.notify("STOPPING=1")
         done.set()
-        server.close()
+        if server is not None:
+            server.close()  # its worker threads would keep the process alive
         watch.close()
         _shutdown(ctx, jobs, worker)
     return 0
