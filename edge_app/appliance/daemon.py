@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import signal
 import sys
@@ -33,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from edge_app.appliance import heap
+from edge_app.appliance.sd_notify import Notifier
 from edge_app.appliance.web_server import WebServer, create_server
 
 if TYPE_CHECKING:
@@ -183,29 +183,6 @@ class JobQueue:
             del self._history[:-50]
         heap.trim()  # a rescan or an import leaves its buffers free in the heap
         log.info("event=job_finished id=%d kind=%s state=%s", job.id, job.kind, job.state)
-
-
-class Notifier:
-    """sd_notify: READY/STATUS/WATCHDOG/STOPPING; a no-op when NOTIFY_SOCKET is unset."""
-
-    def __init__(self) -> None:
-        env = os.environ  # sdnotify itself reads NOTIFY_SOCKET from the process environment
-        self._notifier: Any = None
-        if env.get("NOTIFY_SOCKET"):
-            import sdnotify
-
-            self._notifier = sdnotify.SystemdNotifier(debug=True)
-        usec = env.get("WATCHDOG_USEC", "")
-        self.watchdog_interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
-
-    def notify(self, message: str) -> None:
-        """Send one message; a broken socket is logged, never fatal for the service."""
-        if self._notifier is None:
-            return
-        try:
-            self._notifier.notify(message)
-        except OSError as exc:
-            log.warning("event=sd_notify_failed message=%r error=%r", message, exc)
 
 
 def _status_line(ctx: AppContext, jobs: JobQueue) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from edge_app.appliance.daemon import JobQueue, JsonLogFormatter, Notifier
+from edge_app.appliance.daemon import JobQueue, JsonLogFormatter
+from edge_app.appliance.sd_notify import Notifier
 
 
 def _queue(calls: list[str], started: threading.Event, release: threading.Event) -> JobQueue:
