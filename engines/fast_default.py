@@ -29,6 +29,11 @@ def _int8_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | No
     """Why an int8 artifact is not a default choice, None when it is."""
     if not cpu.int8_fast:
         return f"CPU lacks VNNI/AMX (flags: {cpu.summary()}): int8 gains little here"
+    return _agreement_reason(artifact, floor)
+
+
+def _agreement_reason(artifact: Artifact, floor: float) -> str | None:
+    """Why the artifact's recorded retrieval agreement does not qualify, None when it does."""
     if artifact.agreement is None:
         return "no retrieval agreement recorded (rebuild the bundle with this edge-build)"
     if artifact.agreement.overlap < floor:
@@ -48,8 +53,9 @@ def _bf16_reason(artifact: Artifact, cpu: CpuFeatures, floor: float) -> str | No
     return None
 
 
-def _int8w(cand: Candidate, floor: float) -> tuple[Candidate | None, str]:
-    """int8w as float compute when it agrees; never with the bf16 hint by default.
+def _int8w_reason(artifact: Artifact, floor: float) -> str | None:
+    """Why an int8w artifact is not a default choice (None when it is): its agreement only,
+    for float compute; never with the bf16 hint by default.
 
     Why not bf16: with that hint the CPU plugin unpacks the int8 weights to bf16, twice
     their memory, and memory is what int8w is for. For a ViT-B/32 image tower that is
@@ -57,12 +63,8 @@ def _int8w(cand: Candidate, floor: float) -> tuple[Candidate | None, str]:
     (docs/benchmarks/daemon-100k), and indexing is decode-bound at int8w's speed anyway
     (docs/benchmarks/index-default). fp32 still takes the hint: there bf16 halves it.
     """
-    art = cand.artifact
-    if art.agreement is None:
-        return None, "int8w: no retrieval agreement recorded (rebuild with this edge-build)"
-    if art.agreement.overlap < floor:
-        return None, f"int8w: retrieval agreement {art.agreement.overlap:.3f} < {floor}"
-    return cand, "int8w"
+    reason = _agreement_reason(artifact, floor)
+    return None if reason is None else f"int8w: {reason}"
 
 
 def fast_candidates(
@@ -82,9 +84,9 @@ def fast_candidates(
             int8 += [cand] if reason is None else []
             mode, hinted = "int8", False
         elif art.precision == "int8w" and art.backend == "openvino":
-            chosen, mode = _int8w(cand, floor)
-            int8w += [chosen] if chosen is not None else []
-            reason, hinted = (None if chosen is not None else mode), False
+            reason = _int8w_reason(art, floor)
+            int8w += [cand] if reason is None else []
+            mode, hinted = "int8w", False
         elif art.precision == "fp32" and art.backend == "openvino":
             reason = _bf16_reason(art, cpu, floor)
             bf16 += [replace(cand, options=replace(cand.options, bf16=True))] if not reason else []

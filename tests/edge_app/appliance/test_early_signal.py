@@ -10,10 +10,11 @@ pipe test of the CLI hung 1 run in 24 on a loaded 2-core machine.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.webui.daemon_process import free_port
 
 SCRIPT = """
 import os, signal, sys
@@ -26,15 +27,12 @@ sys.exit(serve(load_settings(), on_ready=lambda port: os.kill(os.getpid(), signa
 def test_a_stop_signal_right_after_listening_shuts_everything_down(
     tmp_path: Path, tiny_bundle: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {
         **os.environ,
         "EDGE_DATA_DIR": str(tmp_path / "data"),
         "EDGE_BUNDLE_DIR": str(tiny_bundle),
         "EDGE_HOST": "127.0.0.1",
-        "EDGE_PORT": str(port),
+        "EDGE_PORT": str(free_port()),
         "EDGE_HTTP_REDIRECT_PORT": "0",
     }
     env.pop("NOTIFY_SOCKET", None)
